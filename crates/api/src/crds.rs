@@ -1,0 +1,208 @@
+//! The CRDs skiff serves, generated from the Rust types.
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+use crate::serving::v1::{Configuration, Revision, Route, Service};
+
+/// All built-in CustomResourceDefinitions: the four Knative Serving v1 kinds,
+/// with Knative's names, short names, categories and printer columns.
+pub fn builtin_crds() -> Vec<CustomResourceDefinition> {
+    vec![
+        Service::crd(),
+        Configuration::crd(),
+        Revision::crd(),
+        Route::crd(),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn columns(crd: &CustomResourceDefinition) -> Vec<(String, String)> {
+        crd.spec.versions[0]
+            .additional_printer_columns
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|c| (c.name.clone(), c.json_path.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn crds_have_knative_names_and_columns() {
+        let crds = builtin_crds();
+        let names: Vec<_> = crds
+            .iter()
+            .map(|c| c.metadata.name.clone().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "services.serving.knative.dev",
+                "configurations.serving.knative.dev",
+                "revisions.serving.knative.dev",
+                "routes.serving.knative.dev"
+            ]
+        );
+        for crd in &crds {
+            let yaml = serde_yaml::to_string(crd).unwrap();
+            assert!(yaml.contains("group: serving.knative.dev"), "{yaml}");
+            let back: CustomResourceDefinition = serde_yaml::from_str(&yaml).unwrap();
+            assert_eq!(&back, crd);
+            assert_eq!(crd.spec.scope, "Namespaced");
+            assert_eq!(
+                crd.spec.names.categories.as_deref().unwrap(),
+                ["all", "knative", "serving"]
+            );
+            let v = &crd.spec.versions[0];
+            assert_eq!(v.name, "v1");
+            assert!(v.served && v.storage);
+            assert!(v.subresources.as_ref().unwrap().status.is_some());
+        }
+        let ksvc = &crds[0];
+        assert_eq!(ksvc.spec.names.kind, "Service");
+        assert_eq!(ksvc.spec.names.singular.as_deref(), Some("service"));
+        assert_eq!(
+            ksvc.spec.names.short_names.as_deref().unwrap(),
+            ["kservice", "ksvc"]
+        );
+        assert_eq!(
+            columns(ksvc),
+            [
+                ("URL".into(), ".status.url".into()),
+                (
+                    "LatestCreated".into(),
+                    ".status.latestCreatedRevisionName".into()
+                ),
+                (
+                    "LatestReady".into(),
+                    ".status.latestReadyRevisionName".into()
+                ),
+                (
+                    "Ready".into(),
+                    ".status.conditions[?(@.type=='Ready')].status".into()
+                ),
+                (
+                    "Reason".into(),
+                    ".status.conditions[?(@.type=='Ready')].reason".into()
+                ),
+            ]
+        );
+        let mut short = crds[1].spec.names.short_names.clone().unwrap();
+        short.sort();
+        assert_eq!(short, ["cfg", "config"]);
+        assert_eq!(columns(&crds[1]).len(), 4);
+        assert_eq!(crds[2].spec.names.short_names.as_deref().unwrap(), ["rev"]);
+        let rev_cols = columns(&crds[2]);
+        assert_eq!(
+            rev_cols[0],
+            (
+                "Config Name".to_string(),
+                r".metadata.labels['serving\.knative\.dev/configuration']".to_string()
+            )
+        );
+        assert_eq!(
+            rev_cols[1].1,
+            r".metadata.labels['serving\.knative\.dev/configurationGeneration']"
+        );
+        assert_eq!(
+            rev_cols[4],
+            ("Actual Replicas".into(), ".status.actualReplicas".into())
+        );
+        assert_eq!(
+            rev_cols[5],
+            ("Desired Replicas".into(), ".status.desiredReplicas".into())
+        );
+        assert_eq!(crds[3].spec.names.short_names.as_deref().unwrap(), ["rt"]);
+        assert_eq!(
+            columns(&crds[3])
+                .iter()
+                .map(|c| c.0.as_str())
+                .collect::<Vec<_>>(),
+            ["URL", "Ready", "Reason"]
+        );
+    }
+
+    fn schema(crd: &CustomResourceDefinition) -> Value {
+        serde_json::to_value(
+            crd.spec.versions[0]
+                .schema
+                .as_ref()
+                .unwrap()
+                .open_api_v3_schema
+                .as_ref()
+                .unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn spec_schemas_are_closed_and_structural() {
+        let crds = builtin_crds();
+        let svc = schema(&crds[0]);
+        let spec = &svc["properties"]["spec"];
+        assert!(spec.get("x-kubernetes-preserve-unknown-fields").is_none());
+        let props = spec["properties"].as_object().unwrap();
+        assert!(props.contains_key("template"), "{spec:#}");
+        assert!(props.contains_key("traffic"), "{spec:#}");
+        let rs = &spec["properties"]["template"]["properties"]["spec"];
+        for f in [
+            "containers",
+            "volumes",
+            "containerConcurrency",
+            "timeoutSeconds",
+            "serviceAccountName",
+        ] {
+            assert!(rs["properties"].get(f).is_some(), "missing {f}: {rs:#}");
+        }
+        let container = &rs["properties"]["containers"]["items"];
+        assert!(container["properties"].get("image").is_some());
+        let required = container
+            .get("required")
+            .and_then(|r| r.as_array())
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            !required.iter().any(|r| r == "name"),
+            "container name must be optional"
+        );
+        // No $ref / definitions in a structural schema.
+        let text = serde_json::to_string(&svc).unwrap();
+        assert!(!text.contains("$ref"));
+        let tt = &schema(&crds[3])["properties"]["spec"]["properties"]["traffic"]["items"];
+        for f in [
+            "tag",
+            "revisionName",
+            "configurationName",
+            "latestRevision",
+            "percent",
+            "url",
+        ] {
+            assert!(tt["properties"].get(f).is_some(), "missing {f}");
+        }
+        let st = &svc["properties"]["status"]["properties"];
+        for f in [
+            "conditions",
+            "observedGeneration",
+            "url",
+            "address",
+            "traffic",
+            "latestReadyRevisionName",
+        ] {
+            assert!(st.get(f).is_some(), "missing status.{f}");
+        }
+    }
+}
+#[cfg(test)]
+mod dump {
+    #[test]
+    #[ignore]
+    fn dump_crds() {
+        for c in super::builtin_crds() {
+            println!("---\n{}", serde_yaml::to_string(&c).unwrap());
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! skiff resource types and their admission rules.
+//!
+//! * [`serving::v1`] — Knative Serving v1 types (`serving.knative.dev/v1`).
+//! * [`builtin_crds`] — the CustomResourceDefinitions generated from those types
+//!   (installed as-is in cluster mode; their schemas drive generic validation in
+//!   the standalone API server).
+//! * [`admit`] — Knative's webhook behaviour: defaulting, then validation,
+//!   reporting [`FieldError`]s the way Kubernetes does in `Status.details.causes`.
+
+pub mod admission;
+mod crds;
+pub mod serving;
+
+pub use admission::{admit, FieldError, FieldErrorReason};
+pub use crds::builtin_crds;
+pub use serving::v1;

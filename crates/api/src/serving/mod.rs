@@ -1,0 +1,3 @@
+//! Knative Serving (`serving.knative.dev`) resource types.
+
+pub mod v1;

@@ -1,0 +1,181 @@
+//! The core kinds the server serves without a CRD: Namespace, ConfigMap, Secret,
+//! ServiceAccount, Event (group ""), and CustomResourceDefinition itself. Their schemas
+//! come from the k8s-openapi types, made structural the same way kube derives CRD
+//! schemas, so one validator serves every kind.
+
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Secret, ServiceAccount};
+use schemars::JsonSchema;
+use serde_json::{json, Value};
+
+use crate::registry::{ColumnSource, Origin, PrinterColumn, ResourceDef};
+
+/// A structural openAPIV3Schema for a k8s-openapi type.
+pub fn structural_schema<T: JsonSchema>() -> Value {
+    let generator = schemars::generate::SchemaSettings::openapi3()
+        .with(|s| {
+            s.inline_subschemas = true;
+            s.meta_schema = None;
+        })
+        .with_transform(schemars::transform::AddNullable::default())
+        .with_transform(kube::core::schema::StructuralSchemaRewriter)
+        .with_transform(kube::core::schema::OptionalEnum)
+        .with_transform(kube::core::schema::OptionalIntOrString)
+        .into_generator();
+    let mut schema = serde_json::to_value(generator.into_root_schema_for::<T>()).unwrap_or(Value::Null);
+    if let Some(obj) = schema.as_object_mut() {
+        obj.remove("title");
+        obj.remove("$schema");
+    }
+    schema
+}
+
+fn column(name: &str, column_type: &str, priority: i64, f: fn(&Value) -> Value) -> PrinterColumn {
+    PrinterColumn {
+        name: name.into(),
+        column_type: column_type.into(),
+        format: String::new(),
+        description: String::new(),
+        priority,
+        source: ColumnSource::Computed(f),
+    }
+}
+
+fn age() -> PrinterColumn {
+    column("Age", "date", 0, |o| o.pointer("/metadata/creationTimestamp").cloned().unwrap_or(Value::Null))
+}
+
+fn map_len(v: Option<&Value>) -> usize {
+    v.and_then(Value::as_object).map_or(0, |m| m.len())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn core(
+    group: &str,
+    kind: &str,
+    plural: &str,
+    short: &[&str],
+    namespaced: bool,
+    schema: Option<Value>,
+    columns: Vec<PrinterColumn>,
+    status: bool,
+) -> ResourceDef {
+    ResourceDef {
+        group: group.into(),
+        version: "v1".into(),
+        kind: kind.into(),
+        list_kind: format!("{kind}List"),
+        plural: plural.into(),
+        singular: kind.to_lowercase(),
+        short_names: short.iter().map(|s| s.to_string()).collect(),
+        categories: vec![],
+        namespaced,
+        schema,
+        printer_columns: columns,
+        status_subresource: status,
+        origin: Origin::Core,
+    }
+}
+
+/// The definitions of the core kinds.
+pub fn definitions() -> Vec<ResourceDef> {
+    vec![
+        core(
+            "",
+            "Namespace",
+            "namespaces",
+            &["ns"],
+            false,
+            Some(structural_schema::<Namespace>()),
+            vec![column("Status", "string", 0, |o| o.pointer("/status/phase").cloned().unwrap_or(Value::Null)), age()],
+            true,
+        ),
+        core(
+            "",
+            "ConfigMap",
+            "configmaps",
+            &["cm"],
+            true,
+            Some(structural_schema::<ConfigMap>()),
+            vec![column("Data", "integer", 0, |o| json!(map_len(o.get("data")) + map_len(o.get("binaryData")))), age()],
+            false,
+        ),
+        core(
+            "",
+            "Secret",
+            "secrets",
+            &[],
+            true,
+            Some(structural_schema::<Secret>()),
+            vec![
+                column("Type", "string", 0, |o| o.get("type").cloned().unwrap_or(Value::Null)),
+                column("Data", "integer", 0, |o| json!(map_len(o.get("data")))),
+                age(),
+            ],
+            false,
+        ),
+        core(
+            "",
+            "ServiceAccount",
+            "serviceaccounts",
+            &["sa"],
+            true,
+            Some(structural_schema::<ServiceAccount>()),
+            vec![
+                column("Secrets", "integer", 0, |o| json!(o.get("secrets").and_then(Value::as_array).map_or(0, |a| a.len()))),
+                age(),
+            ],
+            false,
+        ),
+        core(
+            "",
+            "Event",
+            "events",
+            &["ev"],
+            true,
+            Some(structural_schema::<Event>()),
+            vec![
+                column("Last Seen", "date", 0, |o| {
+                    o.get("lastTimestamp")
+                        .filter(|v| !v.is_null())
+                        .or_else(|| o.get("eventTime"))
+                        .or_else(|| o.pointer("/metadata/creationTimestamp"))
+                        .cloned()
+                        .unwrap_or(Value::Null)
+                }),
+                column("Type", "string", 0, |o| o.get("type").cloned().unwrap_or(Value::Null)),
+                column("Reason", "string", 0, |o| o.get("reason").cloned().unwrap_or(Value::Null)),
+                column("Object", "string", 0, |o| {
+                    let kind = o.pointer("/involvedObject/kind").and_then(Value::as_str).unwrap_or_default();
+                    let name = o.pointer("/involvedObject/name").and_then(Value::as_str).unwrap_or_default();
+                    json!(format!("{}/{}", kind.to_lowercase(), name))
+                }),
+                column("Message", "string", 0, |o| o.get("message").cloned().unwrap_or(Value::Null)),
+            ],
+            false,
+        ),
+        core(
+            "apiextensions.k8s.io",
+            "CustomResourceDefinition",
+            "customresourcedefinitions",
+            &["crd", "crds"],
+            false,
+            // JSONSchemaProps is recursive; CRDs are checked by typed decoding instead.
+            None,
+            vec![column("Created At", "date", 0, |o| o.pointer("/metadata/creationTimestamp").cloned().unwrap_or(Value::Null))],
+            true,
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configmap_schema_is_structural_and_inline() {
+        let s = structural_schema::<ConfigMap>();
+        assert_eq!(s["type"], "object");
+        assert!(s["properties"]["data"].is_object());
+        assert!(!serde_json::to_string(&s).unwrap().contains("$ref"));
+    }
+}

@@ -1,0 +1,24 @@
+//! skiff's Kubernetes-compatible API server: the REST surface real clients (kubectl,
+//! kube-rs) use, generic over resource definitions (CRDs), over the embedded store.
+
+pub mod body;
+pub mod clock;
+pub mod core_kinds;
+pub mod discovery;
+pub mod gc;
+pub mod http;
+pub mod jsonpath;
+pub mod names;
+pub mod objects;
+pub mod openapi;
+pub mod patch;
+pub mod pki;
+pub mod registry;
+pub mod schema;
+pub mod selector;
+pub mod server;
+pub mod status;
+pub mod table;
+pub mod watch;
+
+pub use server::{in_process_client, run, start, ServerConfig};

@@ -1,0 +1,157 @@
+//! `skiff server`: opens the store, installs the built-in namespaces and CRDs, and
+//! serves the API over HTTPS (HTTP/2 and HTTP/1.1) until interrupted.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::{json, Value};
+use skiff_store::{Key, Store, StoreOptions};
+use tokio::net::TcpListener;
+use tower::Service;
+
+use crate::clock::{Clock, SystemClock};
+use crate::http::{router, App, HttpOptions};
+use crate::objects::{Objects, WriteOptions};
+
+/// Everything `skiff server` can be told.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    pub api_addr: SocketAddr,
+    /// Reserved for the gateway (next issue); validated and reported, not yet served.
+    pub gateway_addr: SocketAddr,
+    pub http: HttpOptions,
+    pub event_history: u64,
+}
+
+/// The pieces of a started server, for embedding and tests.
+pub struct Server {
+    pub app: Arc<App>,
+    pub local_addr: SocketAddr,
+    pub kubeconfig: PathBuf,
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+}
+
+/// Opens the store, installs built-ins and binds the listener.
+pub async fn start(config: ServerConfig) -> Result<Server> {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+    let store = Store::open(&config.data_dir.join("skiff.db"), StoreOptions { event_history: config.event_history, ..Default::default() })
+        .context("opening the store")?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let objects = Arc::new(Objects::new(Arc::new(store), clock));
+    install_builtins(&objects)?;
+    let listener = TcpListener::bind(config.api_addr).await.with_context(|| format!("binding {}", config.api_addr))?;
+    let local_addr = listener.local_addr()?;
+    let creds = crate::pki::ensure(&config.data_dir, local_addr)?;
+    let tls = Arc::new(crate::pki::tls_config(&creds)?);
+    let app = Arc::new(App { objects, tokens: vec![creds.admin_token.clone()], options: config.http.clone() });
+    Ok(Server { app, local_addr, kubeconfig: creds.kubeconfig_path, listener, tls })
+}
+
+/// Creates the namespaces and CRDs every server has, updating CRDs whose definition
+/// changed with a new skiff version.
+pub fn install_builtins(objects: &Objects) -> Result<()> {
+    let registry = objects.registry();
+    let ns_def = registry.find("", "v1", "namespaces").context("namespaces are always served")?;
+    for ns in ["default", "kube-system", "kube-public", "knative-serving"] {
+        if objects.store.get(&Key::new("/namespaces", "", ns)).is_none() {
+            objects
+                .create(&ns_def, "", json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}), &WriteOptions::default())
+                .map_err(|e| anyhow::anyhow!("creating namespace {ns}: {e}"))?;
+        }
+    }
+    let crd_def = registry
+        .find("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+        .context("CRDs are always served")?;
+    for crd in skiff_api::builtin_crds() {
+        let mut crd: Value = serde_json::to_value(&crd)?;
+        let name = crd.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+        match objects.store.get(&Key::new("apiextensions.k8s.io/customresourcedefinitions", "", &name)) {
+            None => {
+                objects.create(&crd_def, "", crd, &WriteOptions::default()).map_err(|e| anyhow::anyhow!("installing CRD {name}: {e}"))?;
+            }
+            Some(existing) if existing.get("spec") != crd.get("spec") => {
+                crd["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"].clone();
+                objects
+                    .update(&crd_def, "", &name, crd, false, &WriteOptions::default())
+                    .map_err(|e| anyhow::anyhow!("updating CRD {name}: {e}"))?;
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+impl Server {
+    /// Serves connections until `shutdown` resolves.
+    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
+        let router = router(self.app.clone(), true);
+        let acceptor = tokio_rustls::TlsAcceptor::from(self.tls.clone());
+        tokio::spawn(crate::gc::run(self.app.objects.clone(), Duration::from_secs(30)));
+        tokio::pin!(shutdown);
+        loop {
+            let (tcp, peer) = tokio::select! {
+                _ = &mut shutdown => return Ok(()),
+                accepted = self.listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => { tracing::warn!(error = %e, "accept failed"); continue; }
+                }
+            };
+            let _ = tcp.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            let router = router.clone();
+            tokio::spawn(async move {
+                let tls = match acceptor.accept(tcp).await {
+                    Ok(t) => t,
+                    Err(e) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                };
+                let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let mut router = router.clone();
+                    async move { router.call(req.map(axum::body::Body::new)).await }
+                });
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(tls), service).await {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+            });
+        }
+    }
+}
+
+/// Runs `skiff server` until Ctrl-C or SIGTERM.
+pub async fn run(config: ServerConfig) -> Result<()> {
+    let started = std::time::Instant::now();
+    let server = start(config.clone()).await?;
+    tracing::info!(
+        api = %format!("https://{}", server.local_addr),
+        kubeconfig = %server.kubeconfig.display(),
+        gateway = %config.gateway_addr,
+        startup_ms = started.elapsed().as_millis() as u64,
+        "skiff API server ready"
+    );
+    eprintln!("skiff API server listening on https://{}", server.local_addr);
+    eprintln!("kubeconfig: export KUBECONFIG={}", server.kubeconfig.display());
+    server
+        .serve(async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        })
+        .await
+}
+
+/// A `kube::Client` that calls the API router in-process: no TCP, no TLS, no token.
+pub fn in_process_client(app: Arc<App>) -> kube::Client {
+    let router = router(app, false);
+    kube::Client::new(router, "default")
+}

@@ -1,0 +1,456 @@
+//! The embedded object store: every API object as JSON in SQLite (WAL mode), an
+//! in-memory index for fast reads, a store-wide increasing `resourceVersion`, and an
+//! event log so watches can resume from an older resourceVersion, even across restarts.
+//!
+//! The store knows nothing about Kubernetes semantics beyond `metadata.resourceVersion`:
+//! callers decide what an object looks like inside [`Store::mutate`], which runs under
+//! the store's write lock so read-modify-write is atomic.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+/// Where an object lives: its resource (`group/plural`, core group is empty), namespace
+/// (empty for cluster-scoped objects) and name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key {
+    pub resource: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl Key {
+    /// Builds a key from its three parts.
+    pub fn new(resource: &str, namespace: &str, name: &str) -> Self {
+        Key { resource: resource.to_string(), namespace: namespace.to_string(), name: name.to_string() }
+    }
+}
+
+/// What happened to an object, as watch streams report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventType {
+    /// The Kubernetes watch event type string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+    fn parse(s: &str) -> EventType {
+        match s {
+            "ADDED" => EventType::Added,
+            "DELETED" => EventType::Deleted,
+            _ => EventType::Modified,
+        }
+    }
+}
+
+/// One change to one object. `object` is the new state (for deletes: the last state,
+/// carrying the deletion's resourceVersion); `prev` is the state before, when known, so
+/// selector-filtered watches can turn "stopped matching" into a DELETED event.
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub rv: u64,
+    pub kind: EventType,
+    pub key: Key,
+    pub object: Arc<Value>,
+    pub prev: Option<Arc<Value>>,
+}
+
+/// What a [`Store::mutate`] closure decides to do with the object.
+pub enum Mutation {
+    /// Write this object (create or replace); the store sets its resourceVersion.
+    Put(Value),
+    /// Remove the object.
+    Delete,
+    /// Leave everything as it is.
+    Unchanged,
+}
+
+/// Store failures that are not the caller's decision.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("stored object is not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// The result of a successful mutation: the object after the change (for deletes, the
+/// removed object) and the event that was published, if anything changed.
+#[derive(Debug)]
+pub struct Outcome {
+    pub object: Option<Arc<Value>>,
+    pub event: Option<Event>,
+}
+
+/// Why a watch cannot start where the client asked.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WatchError {
+    /// The requested resourceVersion is older than the retained history.
+    TooOld { requested: u64, oldest: u64 },
+}
+
+/// Tuning knobs for the store.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// How many events the log keeps for watches that resume from an old resourceVersion.
+    pub event_history: u64,
+    /// Capacity of the live fan-out channel; a slower watcher falls back to the log.
+    pub fanout_capacity: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { event_history: 100_000, fanout_capacity: 8192 }
+    }
+}
+
+struct Inner {
+    conn: Connection,
+    objects: BTreeMap<Key, Arc<Value>>,
+    rv: u64,
+    /// Events with rv <= this are gone from the log.
+    compacted: u64,
+    writes_since_compaction: u64,
+}
+
+/// The store. Cheap to share behind an `Arc`.
+pub struct Store {
+    inner: Mutex<Inner>,
+    /// A second connection for reading the event log without taking the write lock.
+    reader: Mutex<Connection>,
+    fanout: broadcast::Sender<Arc<Event>>,
+    options: StoreOptions,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS objects (
+    resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+    rv INTEGER NOT NULL, object TEXT NOT NULL,
+    PRIMARY KEY (resource, namespace, name)
+);
+CREATE TABLE IF NOT EXISTS events (
+    rv INTEGER PRIMARY KEY, type TEXT NOT NULL,
+    resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+    object TEXT NOT NULL, prev TEXT
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+";
+
+fn open_conn(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // NORMAL in WAL mode: a committed transaction survives a crash of the process
+    // (kill -9); only an OS crash/power loss may lose the last transactions.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+fn rv_of(obj: &Value) -> u64 {
+    obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+fn set_rv(obj: &mut Value, rv: u64) {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path` and loads every object into memory.
+    pub fn open(path: &Path, options: StoreOptions) -> Result<Store, StoreError> {
+        let conn = open_conn(path)?;
+        conn.execute_batch(SCHEMA)?;
+        let mut objects = BTreeMap::new();
+        let mut max_rv = 0u64;
+        {
+            let mut stmt = conn.prepare("SELECT resource, namespace, name, rv, object FROM objects")?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let key = Key { resource: row.get(0)?, namespace: row.get(1)?, name: row.get(2)? };
+                let rv: i64 = row.get(3)?;
+                let text: String = row.get(4)?;
+                max_rv = max_rv.max(rv as u64);
+                objects.insert(key, Arc::new(serde_json::from_str(&text)?));
+            }
+        }
+        let last_event: Option<i64> = conn.query_row("SELECT MAX(rv) FROM events", [], |r| r.get(0))?;
+        let meta_rv: Option<i64> =
+            conn.query_row("SELECT value FROM meta WHERE key = 'rv'", [], |r| r.get(0)).optional()?;
+        let compacted: Option<i64> =
+            conn.query_row("SELECT value FROM meta WHERE key = 'compacted'", [], |r| r.get(0)).optional()?;
+        let rv = max_rv.max(last_event.unwrap_or(0) as u64).max(meta_rv.unwrap_or(0) as u64);
+        let reader = open_conn(path)?;
+        let (fanout, _) = broadcast::channel(options.fanout_capacity);
+        Ok(Store {
+            inner: Mutex::new(Inner {
+                conn,
+                objects,
+                rv,
+                compacted: compacted.unwrap_or(0) as u64,
+                writes_since_compaction: 0,
+            }),
+            reader: Mutex::new(reader),
+            fanout,
+            options,
+        })
+    }
+
+    /// The newest resourceVersion the store has handed out.
+    pub fn current_rv(&self) -> u64 {
+        self.inner.lock().unwrap().rv
+    }
+
+    /// One object, if it exists.
+    pub fn get(&self, key: &Key) -> Option<Arc<Value>> {
+        self.inner.lock().unwrap().objects.get(key).cloned()
+    }
+
+    /// All objects of a resource, optionally only one namespace's, in key order, with
+    /// the resourceVersion the listing is consistent with.
+    pub fn list(&self, resource: &str, namespace: Option<&str>) -> (Vec<Arc<Value>>, u64) {
+        let inner = self.inner.lock().unwrap();
+        let start = Key::new(resource, namespace.unwrap_or(""), "");
+        let items = inner
+            .objects
+            .range(start..)
+            .take_while(|(k, _)| k.resource == resource && namespace.is_none_or(|ns| k.namespace == ns))
+            .map(|(_, v)| v.clone())
+            .collect();
+        (items, inner.rv)
+    }
+
+    /// Every key in the store whose resource matches, for sweeps like namespace deletion
+    /// and garbage collection.
+    pub fn keys(&self, resource: Option<&str>) -> Vec<Key> {
+        let inner = self.inner.lock().unwrap();
+        inner.objects.keys().filter(|k| resource.is_none_or(|r| k.resource == r)).cloned().collect()
+    }
+
+    /// Atomically reads the object at `key`, lets `decide` choose a [`Mutation`], and
+    /// commits it in one SQLite transaction. `decide` runs under the write lock, so it
+    /// must be quick and must not call back into the store.
+    pub fn mutate<E>(
+        &self,
+        key: &Key,
+        decide: impl FnOnce(Option<&Arc<Value>>) -> Result<Mutation, E>,
+    ) -> Result<Result<Outcome, E>, StoreError> {
+        let mut inner = self.inner.lock().unwrap();
+        let current = inner.objects.get(key).cloned();
+        let mutation = match decide(current.as_ref()) {
+            Ok(m) => m,
+            Err(e) => return Ok(Err(e)),
+        };
+        let rv = inner.rv + 1;
+        let (kind, object) = match mutation {
+            Mutation::Unchanged => return Ok(Ok(Outcome { object: current, event: None })),
+            Mutation::Put(mut obj) => {
+                set_rv(&mut obj, rv);
+                let kind = if current.is_some() { EventType::Modified } else { EventType::Added };
+                (kind, Arc::new(obj))
+            }
+            Mutation::Delete => match &current {
+                None => return Ok(Ok(Outcome { object: None, event: None })),
+                Some(cur) => {
+                    let mut obj = (**cur).clone();
+                    set_rv(&mut obj, rv);
+                    (EventType::Deleted, Arc::new(obj))
+                }
+            },
+        };
+        let text = serde_json::to_string(&*object)?;
+        let prev_text = match &current {
+            Some(p) => Some(serde_json::to_string(&**p)?),
+            None => None,
+        };
+        {
+            let tx = inner.conn.transaction()?;
+            if kind == EventType::Deleted {
+                tx.execute(
+                    "DELETE FROM objects WHERE resource = ?1 AND namespace = ?2 AND name = ?3",
+                    params![key.resource, key.namespace, key.name],
+                )?;
+            } else {
+                tx.execute(
+                    "INSERT OR REPLACE INTO objects (resource, namespace, name, rv, object) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![key.resource, key.namespace, key.name, rv as i64, text],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO events (rv, type, resource, namespace, name, object, prev) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![rv as i64, kind.as_str(), key.resource, key.namespace, key.name, text, prev_text],
+            )?;
+            tx.commit()?;
+        }
+        inner.rv = rv;
+        if kind == EventType::Deleted {
+            inner.objects.remove(key);
+        } else {
+            inner.objects.insert(key.clone(), object.clone());
+        }
+        let event = Event { rv, kind, key: key.clone(), object: object.clone(), prev: current };
+        // No receivers is fine: nobody is watching.
+        let _ = self.fanout.send(Arc::new(event.clone()));
+        inner.writes_since_compaction += 1;
+        if inner.writes_since_compaction >= 1024 {
+            inner.writes_since_compaction = 0;
+            Self::compact(&mut inner, self.options.event_history)?;
+        }
+        Ok(Ok(Outcome { object: Some(object), event: Some(event) }))
+    }
+
+    fn compact(inner: &mut Inner, keep: u64) -> Result<(), StoreError> {
+        if inner.rv <= keep {
+            return Ok(());
+        }
+        let horizon = inner.rv - keep;
+        if horizon <= inner.compacted {
+            return Ok(());
+        }
+        let tx = inner.conn.transaction()?;
+        tx.execute("DELETE FROM events WHERE rv <= ?1", params![horizon as i64])?;
+        tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('compacted', ?1)", params![horizon as i64])?;
+        tx.commit()?;
+        inner.compacted = horizon;
+        Ok(())
+    }
+
+    /// Forces event-log compaction now (normally it runs every 1024 writes).
+    pub fn compact_now(&self) -> Result<(), StoreError> {
+        let mut inner = self.inner.lock().unwrap();
+        Self::compact(&mut inner, self.options.event_history)
+    }
+
+    /// Starts a watch from `since` (exclusive): the events already in the log after it,
+    /// and a live receiver for everything newer than the returned resourceVersion.
+    pub fn watch_from(&self, since: u64) -> Result<(Vec<Arc<Event>>, u64, broadcast::Receiver<Arc<Event>>), WatchError> {
+        let (rx, now, compacted) = {
+            let inner = self.inner.lock().unwrap();
+            (self.fanout.subscribe(), inner.rv, inner.compacted)
+        };
+        if since < compacted && since < now {
+            return Err(WatchError::TooOld { requested: since, oldest: compacted + 1 });
+        }
+        let past = if since < now { self.events_between(since, now).map_err(|_| WatchError::TooOld { requested: since, oldest: compacted + 1 })? } else { Vec::new() };
+        Ok((past, now, rx))
+    }
+
+    /// Events with `after < rv <= upto`, from the log (used to replay and to recover a
+    /// watcher that fell behind the live channel).
+    pub fn events_between(&self, after: u64, upto: u64) -> Result<Vec<Arc<Event>>, StoreError> {
+        let conn = self.reader.lock().unwrap();
+        let mut stmt = conn.prepare_cached(
+            "SELECT rv, type, resource, namespace, name, object, prev FROM events WHERE rv > ?1 AND rv <= ?2 ORDER BY rv",
+        )?;
+        let mut rows = stmt.query(params![after as i64, upto as i64])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let rv: i64 = row.get(0)?;
+            let kind: String = row.get(1)?;
+            let object: String = row.get(5)?;
+            let prev: Option<String> = row.get(6)?;
+            out.push(Arc::new(Event {
+                rv: rv as u64,
+                kind: EventType::parse(&kind),
+                key: Key { resource: row.get(2)?, namespace: row.get(3)?, name: row.get(4)? },
+                object: Arc::new(serde_json::from_str(&object)?),
+                prev: match prev {
+                    Some(p) => Some(Arc::new(serde_json::from_str(&p)?)),
+                    None => None,
+                },
+            }));
+        }
+        Ok(out)
+    }
+
+    /// The oldest resourceVersion a watch may still start from.
+    pub fn oldest_watchable_rv(&self) -> u64 {
+        self.inner.lock().unwrap().compacted
+    }
+}
+
+/// The resourceVersion stored inside an object's metadata (0 if absent).
+pub fn resource_version(obj: &Value) -> u64 {
+    rv_of(obj)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn put(store: &Store, key: &Key, v: Value) -> Arc<Value> {
+        store.mutate::<()>(key, |_| Ok(Mutation::Put(v))).unwrap().unwrap().object.unwrap()
+    }
+
+    #[test]
+    fn rv_increases_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let key = Key::new("/configmaps", "default", "a");
+        {
+            let store = Store::open(&path, StoreOptions::default()).unwrap();
+            let a = put(&store, &key, json!({"metadata": {"name": "a"}}));
+            assert_eq!(resource_version(&a), 1);
+            let a = put(&store, &key, json!({"metadata": {"name": "a"}, "data": {"x": "1"}}));
+            assert_eq!(resource_version(&a), 2);
+            store.mutate::<()>(&key, |_| Ok(Mutation::Delete)).unwrap().unwrap();
+        }
+        let store = Store::open(&path, StoreOptions::default()).unwrap();
+        assert_eq!(store.current_rv(), 3);
+        assert!(store.get(&key).is_none());
+        let (past, now, _rx) = store.watch_from(0).unwrap();
+        assert_eq!(now, 3);
+        let kinds: Vec<_> = past.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, vec![EventType::Added, EventType::Modified, EventType::Deleted]);
+    }
+
+    #[test]
+    fn list_is_scoped_by_resource_and_namespace() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db"), StoreOptions::default()).unwrap();
+        for (res, ns, name) in [("/configmaps", "a", "x"), ("/configmaps", "b", "y"), ("/secrets", "a", "z")] {
+            put(&store, &Key::new(res, ns, name), json!({"metadata": {"name": name}}));
+        }
+        assert_eq!(store.list("/configmaps", None).0.len(), 2);
+        assert_eq!(store.list("/configmaps", Some("a")).0.len(), 1);
+        assert_eq!(store.list("/secrets", Some("b")).0.len(), 0);
+    }
+
+    #[test]
+    fn refused_mutation_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db"), StoreOptions::default()).unwrap();
+        let key = Key::new("/configmaps", "default", "a");
+        let r = store.mutate(&key, |_| Err::<Mutation, _>("no")).unwrap();
+        assert!(r.is_err());
+        assert_eq!(store.current_rv(), 0);
+    }
+
+    #[test]
+    fn compaction_makes_old_watches_too_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db"), StoreOptions { event_history: 5, fanout_capacity: 16 }).unwrap();
+        for i in 0..20 {
+            put(&store, &Key::new("/configmaps", "default", &format!("c{i}")), json!({"metadata": {}}));
+        }
+        store.compact_now().unwrap();
+        assert!(matches!(store.watch_from(2), Err(WatchError::TooOld { .. })));
+        let (past, _, _) = store.watch_from(16).unwrap();
+        assert_eq!(past.len(), 4);
+    }
+}
