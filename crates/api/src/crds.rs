@@ -198,6 +198,7 @@ mod tests {
 }
 #[cfg(test)]
 mod dump {
+    /// Prints the CRD YAML: `cargo test -p skiff-api dump_crds -- --ignored --nocapture`.
     #[test]
     #[ignore]
     fn dump_crds() {

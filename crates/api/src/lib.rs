@@ -11,6 +11,6 @@ pub mod admission;
 mod crds;
 pub mod serving;
 
-pub use admission::{admit, FieldError, FieldErrorReason};
+pub use admission::{admit, format_errors, FieldError, FieldErrorReason};
 pub use crds::builtin_crds;
 pub use serving::v1;

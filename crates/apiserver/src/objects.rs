@@ -287,7 +287,7 @@ impl Objects {
         }
         let name = meta_str(&obj, "name").unwrap_or_default().to_string();
         self.namespace_must_exist(def, ns)?;
-        let warnings = self.validate(def, &mut obj, None, opts)?;
+        let warnings = self.validate(def, &mut obj, None, opts, true)?;
         let now = k8s_time(self.clock.now());
         {
             let m = meta_mut(&mut obj);
@@ -466,12 +466,13 @@ impl Objects {
                     }
                     m.remove("resourceVersion");
                 }
+                warnings = self.validate(def, &mut new, Some(current), opts, !status_only)?;
+                self.prepare_core(def, &mut new, Some(current));
+                // Generation counts changes of the desired state, after defaulting.
                 if meta(&new).is_some_and(|m| m.contains_key("generation")) && spec_part(&new) != spec_part(current) {
                     let g = meta(current).and_then(|m| m.get("generation")).and_then(Value::as_i64).unwrap_or(0);
                     meta_mut(&mut new).insert("generation".into(), json!(g + 1));
                 }
-                warnings = self.validate(def, &mut new, Some(current), opts)?;
-                self.prepare_core(def, &mut new, Some(current));
                 if let Some(rv) = meta_str(current, "resourceVersion") {
                     meta_mut(&mut new).insert("resourceVersion".into(), json!(rv));
                 }
@@ -601,7 +602,8 @@ impl Objects {
 
     /// Validation shared by create and update: metadata, schema (pruning or refusing
     /// unknown fields), kind-specific admission. Returns warnings.
-    fn validate(&self, def: &ResourceDef, obj: &mut Value, old: Option<&Value>, opts: &WriteOptions) -> Result<Vec<String>, ApiError> {
+    /// `admission` is false for status writes: webhooks validate the desired state only.
+    fn validate(&self, def: &ResourceDef, obj: &mut Value, old: Option<&Value>, opts: &WriteOptions, admission: bool) -> Result<Vec<String>, ApiError> {
         let name = meta_str(obj, "name").unwrap_or_default().to_string();
         let mut causes = Vec::new();
         let mut warnings = Vec::new();
@@ -609,6 +611,9 @@ impl Objects {
         if let Some(schema_doc) = &def.schema {
             let strict = def.always_strict() || opts.field_validation == FieldValidation::Strict;
             let mut body = obj.clone();
+            if def.origin == Origin::Crd {
+                schema::apply_defaults(schema_doc, &mut body);
+            }
             let errors = schema::validate(schema_doc, &mut body, strict);
             for e in errors {
                 if e.kind == SchemaErrorKind::UnknownField {
@@ -622,7 +627,7 @@ impl Objects {
                         field: e.field,
                     });
                 } else {
-                    causes.push(Cause { reason: schema_reason(&e.kind).into(), message: e.message, field: e.field });
+                    causes.push(Cause { reason: e.kind.reason().into(), message: e.message, field: e.field });
                 }
             }
             if !strict && opts.field_validation == FieldValidation::Warn && causes.is_empty() {
@@ -635,7 +640,7 @@ impl Objects {
             }
             *obj = body;
         }
-        if causes.is_empty() {
+        if causes.is_empty() && admission {
             self.admit(def, obj, old, &mut causes);
         }
         if causes.is_empty() {
@@ -708,16 +713,6 @@ impl Objects {
             }
             _ => {}
         }
-    }
-}
-
-fn schema_reason(kind: &SchemaErrorKind) -> &'static str {
-    match kind {
-        SchemaErrorKind::Required => "FieldValueRequired",
-        SchemaErrorKind::NotSupported => "FieldValueNotSupported",
-        SchemaErrorKind::TooLong => "FieldValueTooLong",
-        SchemaErrorKind::TooMany => "FieldValueTooMany",
-        _ => "FieldValueInvalid",
     }
 }
 

@@ -49,4 +49,6 @@ async fn in_process_client_crud_and_watch() {
     assert_eq!(created.metadata.generation, Some(1));
     // Knative defaulting happened on the way in.
     assert_eq!(created.data["spec"]["template"]["spec"]["timeoutSeconds"], 300);
+    // Containers are kept as written (their defaults go to the Revision).
+    assert_eq!(created.data["spec"]["template"]["spec"]["containers"], json!([{"image": "example.com/hello:latest"}]));
 }

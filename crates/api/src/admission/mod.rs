@@ -13,6 +13,14 @@ mod validation;
 #[cfg(test)]
 mod tests;
 
+pub use defaults::{
+    DEFAULT_CONTAINER_CONCURRENCY, DEFAULT_TIMEOUT_SECONDS, DEFAULT_USER_CONTAINER_NAME,
+};
+pub use validation::{
+    CONTAINER_CONCURRENCY_MAX, MAX_REVISION_TIMEOUT_SECONDS, RESERVED_CONTAINER_NAMES,
+    RESERVED_ENV_VARS, RESERVED_PATHS, RESERVED_PORTS,
+};
+
 use std::fmt;
 
 use serde_json::Value;
@@ -114,13 +122,23 @@ pub fn admit(
             "object expected",
         )]);
     }
+    let as_written = obj.pointer("/spec/template/spec/containers").cloned();
     defaults::set_defaults(kind, obj, old);
     let errs = validation::validate(kind, obj, old);
-    if errs.is_empty() {
-        Ok(())
-    } else {
-        Err(errs)
+    if !errs.is_empty() {
+        return Err(errs);
     }
+    // Services and Configurations keep their containers as the user wrote them: the
+    // per-container defaults (name, readiness probe, read-only mounts) land on the
+    // Revision stamped from the template. Persisting them here would make every
+    // `kubectl apply` of an unchanged manifest a change, since JSON merge patches
+    // replace lists whole.
+    if matches!(kind, Kind::Service | Kind::Configuration) {
+        if let (Some(containers), Some(slot)) = (as_written, obj.pointer_mut("/spec/template/spec/containers")) {
+            *slot = containers;
+        }
+    }
+    Ok(())
 }
 
 /// The Knative Serving kinds admission knows.

