@@ -31,7 +31,9 @@ impl ManualClock {
     /// Moves the clock forward.
     pub fn advance(&self, d: std::time::Duration) {
         let mut t = self.0.lock().unwrap();
-        *t = t.checked_add(jiff::SignedDuration::try_from(d).unwrap()).unwrap();
+        *t = t
+            .checked_add(jiff::SignedDuration::try_from(d).unwrap())
+            .unwrap();
     }
 }
 

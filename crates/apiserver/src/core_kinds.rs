@@ -21,7 +21,8 @@ pub fn structural_schema<T: JsonSchema>() -> Value {
         .with_transform(kube::core::schema::OptionalEnum)
         .with_transform(kube::core::schema::OptionalIntOrString)
         .into_generator();
-    let mut schema = serde_json::to_value(generator.into_root_schema_for::<T>()).unwrap_or(Value::Null);
+    let mut schema =
+        serde_json::to_value(generator.into_root_schema_for::<T>()).unwrap_or(Value::Null);
     if let Some(obj) = schema.as_object_mut() {
         obj.remove("title");
         obj.remove("$schema");
@@ -41,7 +42,11 @@ fn column(name: &str, column_type: &str, priority: i64, f: fn(&Value) -> Value) 
 }
 
 fn age() -> PrinterColumn {
-    column("Age", "date", 0, |o| o.pointer("/metadata/creationTimestamp").cloned().unwrap_or(Value::Null))
+    column("Age", "date", 0, |o| {
+        o.pointer("/metadata/creationTimestamp")
+            .cloned()
+            .unwrap_or(Value::Null)
+    })
 }
 
 fn map_len(v: Option<&Value>) -> usize {
@@ -86,7 +91,12 @@ pub fn definitions() -> Vec<ResourceDef> {
             &["ns"],
             false,
             Some(structural_schema::<Namespace>()),
-            vec![column("Status", "string", 0, |o| o.pointer("/status/phase").cloned().unwrap_or(Value::Null)), age()],
+            vec![
+                column("Status", "string", 0, |o| {
+                    o.pointer("/status/phase").cloned().unwrap_or(Value::Null)
+                }),
+                age(),
+            ],
             true,
         ),
         core(
@@ -96,7 +106,12 @@ pub fn definitions() -> Vec<ResourceDef> {
             &["cm"],
             true,
             Some(structural_schema::<ConfigMap>()),
-            vec![column("Data", "integer", 0, |o| json!(map_len(o.get("data")) + map_len(o.get("binaryData")))), age()],
+            vec![
+                column("Data", "integer", 0, |o| {
+                    json!(map_len(o.get("data")) + map_len(o.get("binaryData")))
+                }),
+                age(),
+            ],
             false,
         ),
         core(
@@ -107,7 +122,9 @@ pub fn definitions() -> Vec<ResourceDef> {
             true,
             Some(structural_schema::<Secret>()),
             vec![
-                column("Type", "string", 0, |o| o.get("type").cloned().unwrap_or(Value::Null)),
+                column("Type", "string", 0, |o| {
+                    o.get("type").cloned().unwrap_or(Value::Null)
+                }),
                 column("Data", "integer", 0, |o| json!(map_len(o.get("data")))),
                 age(),
             ],
@@ -121,7 +138,12 @@ pub fn definitions() -> Vec<ResourceDef> {
             true,
             Some(structural_schema::<ServiceAccount>()),
             vec![
-                column("Secrets", "integer", 0, |o| json!(o.get("secrets").and_then(Value::as_array).map_or(0, |a| a.len()))),
+                column("Secrets", "integer", 0, |o| {
+                    json!(o
+                        .get("secrets")
+                        .and_then(Value::as_array)
+                        .map_or(0, |a| a.len()))
+                }),
                 age(),
             ],
             false,
@@ -142,14 +164,26 @@ pub fn definitions() -> Vec<ResourceDef> {
                         .cloned()
                         .unwrap_or(Value::Null)
                 }),
-                column("Type", "string", 0, |o| o.get("type").cloned().unwrap_or(Value::Null)),
-                column("Reason", "string", 0, |o| o.get("reason").cloned().unwrap_or(Value::Null)),
+                column("Type", "string", 0, |o| {
+                    o.get("type").cloned().unwrap_or(Value::Null)
+                }),
+                column("Reason", "string", 0, |o| {
+                    o.get("reason").cloned().unwrap_or(Value::Null)
+                }),
                 column("Object", "string", 0, |o| {
-                    let kind = o.pointer("/involvedObject/kind").and_then(Value::as_str).unwrap_or_default();
-                    let name = o.pointer("/involvedObject/name").and_then(Value::as_str).unwrap_or_default();
+                    let kind = o
+                        .pointer("/involvedObject/kind")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    let name = o
+                        .pointer("/involvedObject/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
                     json!(format!("{}/{}", kind.to_lowercase(), name))
                 }),
-                column("Message", "string", 0, |o| o.get("message").cloned().unwrap_or(Value::Null)),
+                column("Message", "string", 0, |o| {
+                    o.get("message").cloned().unwrap_or(Value::Null)
+                }),
             ],
             false,
         ),
@@ -161,7 +195,11 @@ pub fn definitions() -> Vec<ResourceDef> {
             false,
             // JSONSchemaProps is recursive; CRDs are checked by typed decoding instead.
             None,
-            vec![column("Created At", "date", 0, |o| o.pointer("/metadata/creationTimestamp").cloned().unwrap_or(Value::Null))],
+            vec![column("Created At", "date", 0, |o| {
+                o.pointer("/metadata/creationTimestamp")
+                    .cloned()
+                    .unwrap_or(Value::Null)
+            })],
             true,
         ),
     ]

@@ -48,15 +48,31 @@ pub async fn api_groups(State(app): State<Arc<App>>) -> Response {
             continue;
         }
         versions.sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
-        let entries: Vec<Value> =
-            versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect();
-        groups.push(json!({"name": group, "versions": entries, "preferredVersion": entries[0].clone()}));
+        let entries: Vec<Value> = versions
+            .iter()
+            .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
+            .collect();
+        groups.push(
+            json!({"name": group, "versions": entries, "preferredVersion": entries[0].clone()}),
+        );
     }
-    json_response(StatusCode::OK, &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
+    json_response(
+        StatusCode::OK,
+        &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}),
+    )
 }
 
 fn resource_entry(def: &ResourceDef) -> Vec<Value> {
-    let mut verbs = vec!["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+    let mut verbs = vec![
+        "create",
+        "delete",
+        "deletecollection",
+        "get",
+        "list",
+        "patch",
+        "update",
+        "watch",
+    ];
     if def.group.is_empty() && def.plural == "namespaces" {
         verbs.retain(|v| *v != "deletecollection");
     }
@@ -93,11 +109,18 @@ pub fn group_version_response(app: &App, path: &str) -> Result<Response, ApiErro
         _ => return Err(ApiError::no_route()),
     };
     let registry = app.objects.registry();
-    let resources: Vec<Value> = registry.in_group_version(group, version).flat_map(|d| resource_entry(d)).collect();
+    let resources: Vec<Value> = registry
+        .in_group_version(group, version)
+        .flat_map(|d| resource_entry(d))
+        .collect();
     if resources.is_empty() {
         return Err(ApiError::no_route());
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     Ok(json_response(
         StatusCode::OK,
         &json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
@@ -106,11 +129,18 @@ pub fn group_version_response(app: &App, path: &str) -> Result<Response, ApiErro
 
 fn group_response(app: &App, group: &str) -> Result<Response, ApiError> {
     let registry = app.objects.registry();
-    let Some((_, mut versions)) = registry.group_versions().into_iter().find(|(g, _)| g == group) else {
+    let Some((_, mut versions)) = registry
+        .group_versions()
+        .into_iter()
+        .find(|(g, _)| g == group)
+    else {
         return Err(ApiError::no_route());
     };
     versions.sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
-    let entries: Vec<Value> = versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect();
+    let entries: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
+        .collect();
     Ok(json_response(
         StatusCode::OK,
         &json!({"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": entries, "preferredVersion": entries[0].clone()}),

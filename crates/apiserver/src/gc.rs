@@ -16,7 +16,12 @@ use crate::registry::ResourceDef;
 
 fn def_for(objects: &Objects, resource: &str) -> Option<Arc<ResourceDef>> {
     let (group, plural) = resource.split_once('/')?;
-    objects.registry().resources.iter().find(|r| r.group == group && r.plural == plural).cloned()
+    objects
+        .registry()
+        .resources
+        .iter()
+        .find(|r| r.group == group && r.plural == plural)
+        .cloned()
 }
 
 fn uid(obj: &Value) -> Option<&str> {
@@ -26,7 +31,11 @@ fn uid(obj: &Value) -> Option<&str> {
 fn owner_uids(obj: &Value) -> Vec<String> {
     obj.pointer("/metadata/ownerReferences")
         .and_then(Value::as_array)
-        .map(|refs| refs.iter().filter_map(|r| r.get("uid").and_then(Value::as_str).map(String::from)).collect())
+        .map(|refs| {
+            refs.iter()
+                .filter_map(|r| r.get("uid").and_then(Value::as_str).map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -35,10 +44,20 @@ fn is_deleting(obj: &Value) -> bool {
 }
 
 fn set_finalizers(objects: &Objects, key: &Key, fins: Vec<String>) {
-    let Some(def) = def_for(objects, &key.resource) else { return };
+    let Some(def) = def_for(objects, &key.resource) else {
+        return;
+    };
     let patch = json!({"metadata": {"finalizers": fins}});
     let body = serde_json::to_vec(&patch).unwrap_or_default();
-    if let Err(e) = objects.patch(&def, &key.namespace, &key.name, PatchType::Merge, &body, false, &Default::default()) {
+    if let Err(e) = objects.patch(
+        &def,
+        &key.namespace,
+        &key.name,
+        PatchType::Merge,
+        &body,
+        false,
+        &Default::default(),
+    ) {
         if e.code != 404 {
             tracing::warn!(object = %key.name, error = %e, "garbage collector could not update finalizers");
         }
@@ -46,7 +65,9 @@ fn set_finalizers(objects: &Objects, key: &Key, fins: Vec<String>) {
 }
 
 fn delete(objects: &Objects, key: &Key) {
-    let Some(def) = def_for(objects, &key.resource) else { return };
+    let Some(def) = def_for(objects, &key.resource) else {
+        return;
+    };
     if let Err(e) = objects.delete(&def, &key.namespace, &key.name, &DeleteOptions::default()) {
         if e.code != 404 {
             tracing::warn!(object = %key.name, error = %e, "garbage collector could not delete object");
@@ -102,7 +123,10 @@ pub fn sweep(objects: &Objects) -> bool {
             continue;
         }
         // An owner being deleted in the foreground takes its dependents first.
-        if existing.iter().all(|(_, owner)| is_deleting(owner) && finalizers(owner).iter().any(|f| f == FOREGROUND_FINALIZER)) && !is_deleting(obj) {
+        if existing.iter().all(|(_, owner)| {
+            is_deleting(owner) && finalizers(owner).iter().any(|f| f == FOREGROUND_FINALIZER)
+        }) && !is_deleting(obj)
+        {
             delete(objects, key);
             changed = true;
             continue;
@@ -110,19 +134,41 @@ pub fn sweep(objects: &Objects) -> bool {
         // Owners deleted with orphan propagation let go of their dependents.
         let orphaning: Vec<&str> = existing
             .iter()
-            .filter(|(_, owner)| is_deleting(owner) && finalizers(owner).iter().any(|f| f == ORPHAN_FINALIZER))
+            .filter(|(_, owner)| {
+                is_deleting(owner) && finalizers(owner).iter().any(|f| f == ORPHAN_FINALIZER)
+            })
             .filter_map(|(_, owner)| uid(owner))
             .collect();
         if !orphaning.is_empty() {
             let kept: Vec<Value> = obj
                 .pointer("/metadata/ownerReferences")
                 .and_then(Value::as_array)
-                .map(|refs| refs.iter().filter(|r| !orphaning.contains(&r.get("uid").and_then(Value::as_str).unwrap_or_default())).cloned().collect())
+                .map(|refs| {
+                    refs.iter()
+                        .filter(|r| {
+                            !orphaning
+                                .contains(&r.get("uid").and_then(Value::as_str).unwrap_or_default())
+                        })
+                        .cloned()
+                        .collect()
+                })
                 .unwrap_or_default();
             if let Some(def) = def_for(objects, &key.resource) {
-                let patch = if kept.is_empty() { json!({"metadata": {"ownerReferences": null}}) } else { json!({"metadata": {"ownerReferences": kept}}) };
+                let patch = if kept.is_empty() {
+                    json!({"metadata": {"ownerReferences": null}})
+                } else {
+                    json!({"metadata": {"ownerReferences": kept}})
+                };
                 let body = serde_json::to_vec(&patch).unwrap_or_default();
-                let _ = objects.patch(&def, &key.namespace, &key.name, PatchType::Merge, &body, false, &Default::default());
+                let _ = objects.patch(
+                    &def,
+                    &key.namespace,
+                    &key.name,
+                    PatchType::Merge,
+                    &body,
+                    false,
+                    &Default::default(),
+                );
                 for o in orphaning {
                     if let Some(c) = dependents_of.get_mut(o) {
                         *c = c.saturating_sub(1);
@@ -139,14 +185,27 @@ pub fn sweep(objects: &Objects) -> bool {
             continue;
         }
         let fins = finalizers(obj);
-        let has_gc_finalizer = fins.iter().any(|f| f == FOREGROUND_FINALIZER || f == ORPHAN_FINALIZER);
-        if has_gc_finalizer && uid(obj).is_none_or(|u| dependents_of.get(u).copied().unwrap_or(0) == 0) {
-            set_finalizers(objects, key, fins.into_iter().filter(|f| f != FOREGROUND_FINALIZER && f != ORPHAN_FINALIZER).collect());
+        let has_gc_finalizer = fins
+            .iter()
+            .any(|f| f == FOREGROUND_FINALIZER || f == ORPHAN_FINALIZER);
+        if has_gc_finalizer
+            && uid(obj).is_none_or(|u| dependents_of.get(u).copied().unwrap_or(0) == 0)
+        {
+            set_finalizers(
+                objects,
+                key,
+                fins.into_iter()
+                    .filter(|f| f != FOREGROUND_FINALIZER && f != ORPHAN_FINALIZER)
+                    .collect(),
+            );
             changed = true;
         }
         if key.resource == "/namespaces" && !namespace_has_content.contains(&key.name) {
             // The namespace's own finalizer ("kubernetes") is ours to remove.
-            objects.store.mutate::<()>(key, |_| Ok(skiff_store::Mutation::Delete)).ok();
+            objects
+                .store
+                .mutate::<()>(key, |_| Ok(skiff_store::Mutation::Delete))
+                .ok();
             changed = true;
         }
     }

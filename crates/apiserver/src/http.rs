@@ -17,7 +17,9 @@ use http::{header, HeaderMap, Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::body;
-use crate::objects::{DeleteOptions, Deleted, FieldValidation, ListOptions, Objects, Propagation, WriteOptions};
+use crate::objects::{
+    DeleteOptions, Deleted, FieldValidation, ListOptions, Objects, Propagation, WriteOptions,
+};
 use crate::patch::{PatchType, PATCH_CONTENT_TYPES};
 use crate::registry::ResourceDef;
 use crate::selector::{FieldSelector, LabelSelector};
@@ -38,7 +40,11 @@ pub struct HttpOptions {
 
 impl Default for HttpOptions {
     fn default() -> Self {
-        HttpOptions { max_body_bytes: 3 * 1024 * 1024, bookmark_interval: Duration::from_secs(60), git_version: "v1.33.0".into() }
+        HttpOptions {
+            max_body_bytes: 3 * 1024 * 1024,
+            bookmark_interval: Duration::from_secs(60),
+            git_version: "v1.33.0".into(),
+        }
     }
 }
 
@@ -84,7 +90,14 @@ async fn require_token(State(app): State<Arc<App>>, req: Request, next: Next) ->
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     match token {
-        Some(t) if app.tokens.iter().any(|known| constant_time_eq(known.as_bytes(), t.as_bytes())) => next.run(req).await,
+        Some(t)
+            if app
+                .tokens
+                .iter()
+                .any(|known| constant_time_eq(known.as_bytes(), t.as_bytes())) =>
+        {
+            next.run(req).await
+        }
         _ => ApiError::unauthorized().into_response(),
     }
 }
@@ -129,7 +142,11 @@ struct Target {
 }
 
 fn parse_target(objects: &Objects, path: &str) -> Result<Option<Target>, ApiError> {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let segs: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     let (group, version, rest) = match segs.as_slice() {
         ["api", v, rest @ ..] => ("", *v, rest),
         ["apis", g, v, rest @ ..] => (*g, *v, rest),
@@ -139,16 +156,24 @@ fn parse_target(objects: &Objects, path: &str) -> Result<Option<Target>, ApiErro
         return Ok(None);
     }
     let registry = objects.registry();
-    let namespaced_request = rest.len() >= 3 && rest[0] == "namespaces" && !matches!(rest[2], "status" | "finalize");
+    let namespaced_request =
+        rest.len() >= 3 && rest[0] == "namespaces" && !matches!(rest[2], "status" | "finalize");
     let (namespace, plural, name, sub) = if namespaced_request {
-        (Some(rest[1]), rest[2], rest.get(3).copied(), rest.get(4).copied())
+        (
+            Some(rest[1]),
+            rest[2],
+            rest.get(3).copied(),
+            rest.get(4).copied(),
+        )
     } else {
         (None, rest[0], rest.get(1).copied(), rest.get(2).copied())
     };
     if rest.len() > if namespaced_request { 5 } else { 3 } {
         return Err(ApiError::no_route());
     }
-    let def = registry.find(group, version, plural).ok_or_else(ApiError::no_route)?;
+    let def = registry
+        .find(group, version, plural)
+        .ok_or_else(ApiError::no_route)?;
     if namespaced_request && !def.namespaced {
         return Err(ApiError::no_route());
     }
@@ -166,7 +191,9 @@ fn parse_target(objects: &Objects, path: &str) -> Result<Option<Target>, ApiErro
 }
 
 fn query_map(query: Option<&str>) -> HashMap<String, String> {
-    form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect()
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
 }
 
 async fn resource_request(State(app): State<Arc<App>>, req: Request) -> Response {
@@ -177,20 +204,33 @@ async fn resource_request(State(app): State<Arc<App>>, req: Request) -> Response
 }
 
 async fn read_body(app: &App, body: Body) -> Result<bytes::Bytes, ApiError> {
-    axum::body::to_bytes(body, app.options.max_body_bytes).await.map_err(|_| ApiError::too_large(app.options.max_body_bytes))
+    axum::body::to_bytes(body, app.options.max_body_bytes)
+        .await
+        .map_err(|_| ApiError::too_large(app.options.max_body_bytes))
 }
 
 fn content_type(headers: &HeaderMap) -> String {
-    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn write_options(q: &HashMap<String, String>) -> Result<WriteOptions, ApiError> {
     let dry_run = match q.get("dryRun").map(String::as_str) {
         None | Some("") => false,
         Some("All") => true,
-        Some(other) => return Err(ApiError::bad_request(format!("Invalid dryRun value: {other}; valid values are All"))),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "Invalid dryRun value: {other}; valid values are All"
+            )))
+        }
     };
-    Ok(WriteOptions { field_validation: FieldValidation::parse(q.get("fieldValidation").map(String::as_str))?, dry_run })
+    Ok(WriteOptions {
+        field_validation: FieldValidation::parse(q.get("fieldValidation").map(String::as_str))?,
+        dry_run,
+    })
 }
 
 fn list_options(q: &HashMap<String, String>, def: &ResourceDef) -> Result<ListOptions, ApiError> {
@@ -198,16 +238,39 @@ fn list_options(q: &HashMap<String, String>, def: &ResourceDef) -> Result<ListOp
         Some(s) => Some(LabelSelector::parse(s).map_err(ApiError::bad_request)?),
         None => None,
     };
-    let extra: &[&str] = if def.plural == "events" { &["involvedObject.name", "involvedObject.kind", "involvedObject.namespace", "involvedObject.uid", "reason", "type"] } else if def.plural == "secrets" { &["type"] } else if def.plural == "namespaces" { &["status.phase"] } else { &[] };
+    let extra: &[&str] = if def.plural == "events" {
+        &[
+            "involvedObject.name",
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.uid",
+            "reason",
+            "type",
+        ]
+    } else if def.plural == "secrets" {
+        &["type"]
+    } else if def.plural == "namespaces" {
+        &["status.phase"]
+    } else {
+        &[]
+    };
     let field_selector = match q.get("fieldSelector").filter(|s| !s.is_empty()) {
         Some(s) => Some(FieldSelector::parse(s, extra).map_err(ApiError::bad_request)?),
         None => None,
     };
     let limit = match q.get("limit").filter(|s| !s.is_empty()) {
-        Some(s) => Some(s.parse::<usize>().map_err(|_| ApiError::bad_request(format!("invalid limit: {s}")))?),
+        Some(s) => Some(
+            s.parse::<usize>()
+                .map_err(|_| ApiError::bad_request(format!("invalid limit: {s}")))?,
+        ),
         None => None,
     };
-    Ok(ListOptions { label_selector, field_selector, limit, continue_token: q.get("continue").filter(|s| !s.is_empty()).cloned() })
+    Ok(ListOptions {
+        label_selector,
+        field_selector,
+        limit,
+        continue_token: q.get("continue").filter(|s| !s.is_empty()).cloned(),
+    })
 }
 
 async fn handle(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
@@ -215,12 +278,18 @@ async fn handle(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
     let path = parts.uri.path().to_string();
     let Some(target) = parse_target(&app.objects, &path)? else {
         if parts.method != Method::GET {
-            return Err(ApiError::method_not_allowed("the server does not allow this method on the requested resource"));
+            return Err(ApiError::method_not_allowed(
+                "the server does not allow this method on the requested resource",
+            ));
         }
         return discovery::group_version_response(&app, &path);
     };
     let q = query_map(parts.uri.query());
-    let accept = parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let accept = parts
+        .headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     let repr = Representation::from_accept(accept);
     let include = IncludeObject::parse(q.get("includeObject").map(String::as_str));
     let def = target.def.clone();
@@ -233,13 +302,17 @@ async fn handle(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
     let now = objects.clock().now();
     let present_one = |obj: &Value, code: StatusCode, warnings: &[String]| -> Response {
         let v = match repr {
-            Representation::Table => table::table(&def, std::iter::once(obj), None, None, include, now),
+            Representation::Table => {
+                table::table(&def, std::iter::once(obj), None, None, include, now)
+            }
             Representation::PartialMetadata => table::partial_metadata(obj),
             Representation::Full => obj.clone(),
         };
         let mut r = json_response(code, &v);
         for w in warnings {
-            if let Ok(h) = http::HeaderValue::from_str(&format!("299 - \"{}\"", w.replace('"', "\\\""))) {
+            if let Ok(h) =
+                http::HeaderValue::from_str(&format!("299 - \"{}\"", w.replace('"', "\\\"")))
+            {
                 r.headers_mut().append(header::WARNING, h);
             }
         }
@@ -254,26 +327,46 @@ async fn handle(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
             let opts = list_options(&q, &def)?;
             let ns_filter = target.namespace.as_deref();
             if matches!(q.get("watch").map(String::as_str), Some("true") | Some("1")) {
-                let timeout = q.get("timeoutSeconds").and_then(|s| s.parse::<u64>().ok()).map(Duration::from_secs);
+                let timeout = q
+                    .get("timeoutSeconds")
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .map(Duration::from_secs);
                 let params = watch::WatchParams {
                     resource_version: q.get("resourceVersion").cloned().unwrap_or_default(),
-                    bookmarks: q.get("allowWatchBookmarks").is_some_and(|v| v == "true" || v == "1"),
+                    bookmarks: q
+                        .get("allowWatchBookmarks")
+                        .is_some_and(|v| v == "true" || v == "1"),
                     send_initial_events: q.get("sendInitialEvents").is_some_and(|v| v == "true"),
                     timeout,
                     repr,
                     include,
                 };
-                return watch::watch(app.clone(), def.clone(), ns_filter.map(String::from), opts, params);
+                return watch::watch(
+                    app.clone(),
+                    def.clone(),
+                    ns_filter.map(String::from),
+                    opts,
+                    params,
+                );
             }
             let (items, rv, next) = objects.list(&def, ns_filter, &opts)?;
             let v = match repr {
-                Representation::Table => table::table(&def, items.iter().map(|o| &**o), Some(rv), next.as_deref(), include, now),
+                Representation::Table => table::table(
+                    &def,
+                    items.iter().map(|o| &**o),
+                    Some(rv),
+                    next.as_deref(),
+                    include,
+                    now,
+                ),
                 Representation::PartialMetadata => json!({
                     "kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
                     "metadata": list_meta(rv, next.as_deref()),
                     "items": items.iter().map(|o| table::partial_metadata(o)).collect::<Vec<_>>(),
                 }),
-                Representation::Full => return Ok(list_response(&def, &items, rv, next.as_deref())),
+                Representation::Full => {
+                    return Ok(list_response(&def, &items, rv, next.as_deref()))
+                }
             };
             Ok(json_response(StatusCode::OK, &v))
         }
@@ -294,15 +387,32 @@ async fn handle(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
             let bytes = read_body(&app, body).await?;
             let obj = body::parse_object(&ct, &bytes)?;
             let w = objects.update(&def, &ns, name, obj, status_only, &opts)?;
-            Ok(present_one(&w.object, if w.created { StatusCode::CREATED } else { StatusCode::OK }, &w.warnings))
+            Ok(present_one(
+                &w.object,
+                if w.created {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                },
+                &w.warnings,
+            ))
         }
         (&Method::PATCH, Some(name)) => {
             let opts = write_options(&q)?;
             let ct = content_type(&parts.headers);
-            let patch_type = PatchType::from_content_type(&ct).ok_or_else(|| ApiError::unsupported_media_type(&ct, PATCH_CONTENT_TYPES))?;
+            let patch_type = PatchType::from_content_type(&ct)
+                .ok_or_else(|| ApiError::unsupported_media_type(&ct, PATCH_CONTENT_TYPES))?;
             let bytes = read_body(&app, body).await?;
             let w = objects.patch(&def, &ns, name, patch_type, &bytes, status_only, &opts)?;
-            Ok(present_one(&w.object, if w.created { StatusCode::CREATED } else { StatusCode::OK }, &w.warnings))
+            Ok(present_one(
+                &w.object,
+                if w.created {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                },
+                &w.warnings,
+            ))
         }
         (&Method::DELETE, Some(name)) => {
             let ct = content_type(&parts.headers);
@@ -318,19 +428,38 @@ async fn handle(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
             let bytes = read_body(&app, body).await?;
             let opts = delete_options(&q, &ct, &bytes)?;
             let list_opts = list_options(&q, &def)?;
-            let (items, _, _) = objects.list(&def, target.namespace.as_deref(), &ListOptions { limit: None, continue_token: None, ..list_opts })?;
+            let (items, _, _) = objects.list(
+                &def,
+                target.namespace.as_deref(),
+                &ListOptions {
+                    limit: None,
+                    continue_token: None,
+                    ..list_opts
+                },
+            )?;
             for item in &items {
-                let item_ns = item.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default();
-                let item_name = item.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+                let item_ns = item
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let item_name = item
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 match objects.delete(&def, item_ns, item_name, &opts) {
                     Ok(_) => {}
                     Err(e) if e.code == 404 => {}
                     Err(e) => return Err(e),
                 }
             }
-            Ok(json_response(StatusCode::OK, &success_status(&def.group, &def.plural, "", "")))
+            Ok(json_response(
+                StatusCode::OK,
+                &success_status(&def.group, &def.plural, "", ""),
+            ))
         }
-        _ => Err(ApiError::method_not_allowed("the server does not allow this method on the requested resource")),
+        _ => Err(ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource",
+        )),
     }
 }
 
@@ -359,24 +488,42 @@ fn list_response(def: &ResourceDef, items: &[Arc<Value>], rv: u64, next: Option<
         serde_json::to_writer(&mut out, &**item).ok();
     }
     out.extend_from_slice(b"]}");
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], out).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        out,
+    )
+        .into_response()
 }
 
-fn delete_options(q: &HashMap<String, String>, ct: &str, body: &[u8]) -> Result<DeleteOptions, ApiError> {
+fn delete_options(
+    q: &HashMap<String, String>,
+    ct: &str,
+    body: &[u8],
+) -> Result<DeleteOptions, ApiError> {
     let doc: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
-        body::parse_object(if ct.is_empty() { "application/json" } else { ct }, body)?
+        body::parse_object(
+            if ct.is_empty() {
+                "application/json"
+            } else {
+                ct
+            },
+            body,
+        )?
     };
     let policy = q
         .get("propagationPolicy")
         .map(String::as_str)
         .or_else(|| doc.get("propagationPolicy").and_then(Value::as_str))
-        .or_else(|| match doc.get("orphanDependents").and_then(Value::as_bool) {
-            Some(true) => Some("Orphan"),
-            Some(false) => Some("Background"),
-            None => None,
-        });
+        .or_else(
+            || match doc.get("orphanDependents").and_then(Value::as_bool) {
+                Some(true) => Some("Orphan"),
+                Some(false) => Some("Background"),
+                None => None,
+            },
+        );
     let propagation = match policy {
         None | Some("Background") => Propagation::Background,
         Some("Foreground") => Propagation::Foreground,
@@ -388,11 +535,20 @@ fn delete_options(q: &HashMap<String, String>, ct: &str, body: &[u8]) -> Result<
         }
     };
     let dry_run = q.get("dryRun").is_some_and(|v| v == "All")
-        || doc.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == "All"));
+        || doc
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|v| v == "All"));
     Ok(DeleteOptions {
         propagation,
-        precondition_uid: doc.pointer("/preconditions/uid").and_then(Value::as_str).map(String::from),
-        precondition_rv: doc.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(String::from),
+        precondition_uid: doc
+            .pointer("/preconditions/uid")
+            .and_then(Value::as_str)
+            .map(String::from),
+        precondition_rv: doc
+            .pointer("/preconditions/resourceVersion")
+            .and_then(Value::as_str)
+            .map(String::from),
         dry_run,
     })
 }

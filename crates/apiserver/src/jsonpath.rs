@@ -23,9 +23,12 @@ impl PrinterPath {
     /// Parses a kubectl-style JSONPath (with or without surrounding `{}`).
     pub fn parse(path: &str) -> Result<Self, String> {
         let rfc = to_rfc9535(path)?;
-        let parsed = JsonPath::parse(&rfc)
-            .map_err(|e| format!("invalid JSONPath {path:?}: {e}"))?;
-        Ok(PrinterPath { source: path.to_string(), path: parsed })
+        let parsed =
+            JsonPath::parse(&rfc).map_err(|e| format!("invalid JSONPath {path:?}: {e}"))?;
+        Ok(PrinterPath {
+            source: path.to_string(),
+            path: parsed,
+        })
     }
 
     /// The path as written by the user.
@@ -43,7 +46,23 @@ fn is_name_stop(c: char) -> bool {
     c.is_whitespace()
         || matches!(
             c,
-            '.' | '[' | ']' | '(' | ')' | '=' | '!' | '<' | '>' | ',' | '&' | '|' | '\'' | '"' | '*' | '?' | '@' | '$'
+            '.' | '['
+                | ']'
+                | '('
+                | ')'
+                | '='
+                | '!'
+                | '<'
+                | '>'
+                | ','
+                | '&'
+                | '|'
+                | '\''
+                | '"'
+                | '*'
+                | '?'
+                | '@'
+                | '$'
         )
 }
 
@@ -131,7 +150,9 @@ fn to_rfc9535(path: &str) -> Result<String, String> {
                     }
                 }
                 if !closed {
-                    return Err(format!("invalid JSONPath {path:?}: unterminated quoted string"));
+                    return Err(format!(
+                        "invalid JSONPath {path:?}: unterminated quoted string"
+                    ));
                 }
             }
             '.' => {
@@ -214,7 +235,9 @@ fn value_text(v: &Value) -> String {
 /// - `date` → an RFC 3339 string rendered as age against `now`
 ///   (`"<invalid>"` if unparsable, `"<unknown>"` if empty/zero).
 pub fn cell_value(values: &[&Value], column_type: &str, now: jiff::Timestamp) -> Value {
-    let Some(first) = values.first().copied() else { return Value::Null };
+    let Some(first) = values.first().copied() else {
+        return Value::Null;
+    };
     if column_type == "string" {
         if values.len() == 1 {
             return match first {
@@ -365,7 +388,10 @@ mod tests {
 
     #[test]
     fn translation() {
-        assert_eq!(to_rfc9535(".spec.replicas").unwrap(), "$['spec']['replicas']");
+        assert_eq!(
+            to_rfc9535(".spec.replicas").unwrap(),
+            "$['spec']['replicas']"
+        );
         assert_eq!(to_rfc9535("{.status.url}").unwrap(), "$['status']['url']");
         assert_eq!(
             to_rfc9535(".metadata.labels['serving\\.knative\\.dev/configuration']").unwrap(),
@@ -377,8 +403,14 @@ mod tests {
         );
         assert_eq!(to_rfc9535("{.}").unwrap(), "$");
         assert_eq!(to_rfc9535("..image").unwrap(), "$..['image']");
-        assert_eq!(to_rfc9535(".items[*].metadata.name").unwrap(), "$['items'][*]['metadata']['name']");
-        assert_eq!(to_rfc9535(".a[?(@.w > 1.5)].b").unwrap(), "$['a'][?(@['w'] > 1.5)]['b']");
+        assert_eq!(
+            to_rfc9535(".items[*].metadata.name").unwrap(),
+            "$['items'][*]['metadata']['name']"
+        );
+        assert_eq!(
+            to_rfc9535(".a[?(@.w > 1.5)].b").unwrap(),
+            "$['a'][?(@['w'] > 1.5)]['b']"
+        );
         assert_eq!(to_rfc9535(".a[0:2]").unwrap(), "$['a'][0:2]");
         assert_eq!(to_rfc9535(".a[-1]").unwrap(), "$['a'][-1]");
     }
@@ -386,25 +418,55 @@ mod tests {
     #[test]
     fn knative_columns() {
         let o = ksvc();
-        assert_eq!(eval1(".status.url", &o), Some(json!("http://hello.default.example.com")));
-        assert_eq!(eval1(".status.latestCreatedRevisionName", &o), Some(json!("hello-00003")));
-        assert_eq!(eval1(".status.latestReadyRevisionName", &o), Some(json!("hello-00002")));
-        assert_eq!(eval1(".status.conditions[?(@.type=='Ready')].status", &o), Some(json!("Unknown")));
-        assert_eq!(eval1(".status.conditions[?(@.type=='Ready')].reason", &o), Some(json!("RevisionMissing")));
         assert_eq!(
-            eval1(".metadata.labels['serving\\.knative\\.dev/configuration']", &o),
+            eval1(".status.url", &o),
+            Some(json!("http://hello.default.example.com"))
+        );
+        assert_eq!(
+            eval1(".status.latestCreatedRevisionName", &o),
+            Some(json!("hello-00003"))
+        );
+        assert_eq!(
+            eval1(".status.latestReadyRevisionName", &o),
+            Some(json!("hello-00002"))
+        );
+        assert_eq!(
+            eval1(".status.conditions[?(@.type=='Ready')].status", &o),
+            Some(json!("Unknown"))
+        );
+        assert_eq!(
+            eval1(".status.conditions[?(@.type=='Ready')].reason", &o),
+            Some(json!("RevisionMissing"))
+        );
+        assert_eq!(
+            eval1(
+                ".metadata.labels['serving\\.knative\\.dev/configuration']",
+                &o
+            ),
             Some(json!("hello"))
         );
         assert_eq!(
-            eval1(".metadata.labels['serving\\.knative\\.dev/configurationGeneration']", &o),
+            eval1(
+                ".metadata.labels['serving\\.knative\\.dev/configurationGeneration']",
+                &o
+            ),
             Some(json!("3"))
         );
-        assert_eq!(eval1(".metadata.labels.serving\\.knative\\.dev/configuration", &o), Some(json!("hello")));
+        assert_eq!(
+            eval1(".metadata.labels.serving\\.knative\\.dev/configuration", &o),
+            Some(json!("hello"))
+        );
         assert_eq!(eval1(".metadata.labels.app-name", &o), Some(json!("x")));
         assert_eq!(eval1(".spec.replicas", &o), Some(json!(3)));
-        assert_eq!(eval1("{.status.url}", &o), Some(json!("http://hello.default.example.com")));
+        assert_eq!(
+            eval1("{.status.url}", &o),
+            Some(json!("http://hello.default.example.com"))
+        );
         assert_eq!(eval1(".status.missing", &o), None);
-        assert_eq!(eval1(".status.conditions[?(@.type=='Nope')].status", &o), None);
+        assert_eq!(
+            eval1(".status.conditions[?(@.type=='Nope')].status", &o),
+            None
+        );
         let p = PrinterPath::parse(".spec.template.spec.containers[*].image").unwrap();
         let v = p.eval(&o);
         assert_eq!(v, vec![&json!("a"), &json!("b")]);
@@ -457,12 +519,24 @@ mod tests {
         assert_eq!(cell_value(&[&json!("3")], "integer", now), Value::Null);
         assert_eq!(cell_value(&[&json!(true)], "boolean", now), json!(true));
         assert_eq!(cell_value(&[&json!(true)], "string", now), json!("true"));
-        assert_eq!(cell_value(&[&json!({"a": 1})], "string", now), json!("{\"a\":1}"));
+        assert_eq!(
+            cell_value(&[&json!({"a": 1})], "string", now),
+            json!("{\"a\":1}")
+        );
         assert_eq!(cell_value(&[&json!("x")], "date", now), json!("<invalid>"));
         assert_eq!(cell_value(&[&json!("")], "date", now), json!("<unknown>"));
-        assert_eq!(cell_value(&[&json!("2024-01-08T00:00:00Z")], "date", now), json!("2d"));
-        assert_eq!(cell_value(&[&json!("2024-01-10T00:00:30Z")], "date", now), json!("<invalid>"));
-        assert_eq!(cell_value(&[&json!("2024-01-10T00:00:01.5Z")], "date", now), json!("0s"));
+        assert_eq!(
+            cell_value(&[&json!("2024-01-08T00:00:00Z")], "date", now),
+            json!("2d")
+        );
+        assert_eq!(
+            cell_value(&[&json!("2024-01-10T00:00:30Z")], "date", now),
+            json!("<invalid>")
+        );
+        assert_eq!(
+            cell_value(&[&json!("2024-01-10T00:00:01.5Z")], "date", now),
+            json!("0s")
+        );
     }
 
     #[test]

@@ -87,7 +87,11 @@ pub fn dns1123_subdomain_errors(name: &str) -> Vec<String> {
         errs.push(max_len_error(DNS1123_SUBDOMAIN_MAX_LENGTH));
     }
     if !DNS1123_SUBDOMAIN_RE.is_match(name) {
-        errs.push(regex_error(DNS1123_SUBDOMAIN_ERR, DNS1123_SUBDOMAIN_FMT, &["example.com"]));
+        errs.push(regex_error(
+            DNS1123_SUBDOMAIN_ERR,
+            DNS1123_SUBDOMAIN_FMT,
+            &["example.com"],
+        ));
     }
     errs
 }
@@ -103,7 +107,11 @@ pub fn dns1123_label_errors(name: &str) -> Vec<String> {
             // A valid subdomain but not a label: must be the dots.
             errs.push("must not contain dots".to_string());
         } else {
-            errs.push(regex_error(DNS1123_LABEL_ERR, DNS1123_LABEL_FMT, &["my-name", "123-abc"]));
+            errs.push(regex_error(
+                DNS1123_LABEL_ERR,
+                DNS1123_LABEL_FMT,
+                &["my-name", "123-abc"],
+            ));
         }
     }
     errs
@@ -136,12 +144,19 @@ pub fn label_key_errors(key: &str) -> Vec<String> {
     if name.is_empty() {
         errs.push(format!("name part {}", empty_error()));
     } else if name.len() > QUALIFIED_NAME_MAX_LENGTH {
-        errs.push(format!("name part {}", max_len_error(QUALIFIED_NAME_MAX_LENGTH)));
+        errs.push(format!(
+            "name part {}",
+            max_len_error(QUALIFIED_NAME_MAX_LENGTH)
+        ));
     }
     if !QUALIFIED_NAME_RE.is_match(name) {
         errs.push(format!(
             "name part {}",
-            regex_error(QUALIFIED_NAME_ERR, QUALIFIED_NAME_FMT, &["MyName", "my.name", "123-abc"])
+            regex_error(
+                QUALIFIED_NAME_ERR,
+                QUALIFIED_NAME_FMT,
+                &["MyName", "my.name", "123-abc"]
+            )
         ));
     }
     errs
@@ -154,7 +169,11 @@ pub fn label_value_errors(v: &str) -> Vec<String> {
         errs.push(max_len_error(LABEL_VALUE_MAX_LENGTH));
     }
     if !LABEL_VALUE_RE.is_match(v) {
-        errs.push(regex_error(LABEL_VALUE_ERR, LABEL_VALUE_FMT, &["MyValue", "my_value", "12345"]));
+        errs.push(regex_error(
+            LABEL_VALUE_ERR,
+            LABEL_VALUE_FMT,
+            &["MyValue", "my_value", "12345"],
+        ));
     }
     errs
 }
@@ -210,7 +229,10 @@ mod tests {
     fn label() {
         assert!(validate_dns1123_label("default").is_ok());
         assert!(validate_dns1123_label("123-abc").is_ok());
-        assert_eq!(validate_dns1123_label("a.b").unwrap_err(), "must not contain dots");
+        assert_eq!(
+            validate_dns1123_label("a.b").unwrap_err(),
+            "must not contain dots"
+        );
         assert_eq!(
             validate_dns1123_label("My_ns").unwrap_err(),
             "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
@@ -224,15 +246,33 @@ mod tests {
 
     #[test]
     fn label_keys() {
-        for ok in ["app", "serving.knative.dev/service", "app.kubernetes.io/name", "A_b-c.d", "x/y"] {
+        for ok in [
+            "app",
+            "serving.knative.dev/service",
+            "app.kubernetes.io/name",
+            "A_b-c.d",
+            "x/y",
+        ] {
             assert!(validate_label_key(ok).is_ok(), "{ok}");
         }
-        assert_eq!(validate_label_key("/a").unwrap_err(), "prefix part must be non-empty");
-        assert!(validate_label_key("a/b/c").unwrap_err().starts_with("a qualified name must consist"));
-        assert!(validate_label_key("Foo.com/a").unwrap_err().starts_with("prefix part a lowercase RFC 1123 subdomain"));
+        assert_eq!(
+            validate_label_key("/a").unwrap_err(),
+            "prefix part must be non-empty"
+        );
+        assert!(validate_label_key("a/b/c")
+            .unwrap_err()
+            .starts_with("a qualified name must consist"));
+        assert!(validate_label_key("Foo.com/a")
+            .unwrap_err()
+            .starts_with("prefix part a lowercase RFC 1123 subdomain"));
         let e = validate_label_key("a/").unwrap_err();
-        assert!(e.starts_with("name part must be non-empty; name part must consist"), "{e}");
-        assert!(validate_label_key("-a").unwrap_err().starts_with("name part must consist of alphanumeric characters"));
+        assert!(
+            e.starts_with("name part must be non-empty; name part must consist"),
+            "{e}"
+        );
+        assert!(validate_label_key("-a")
+            .unwrap_err()
+            .starts_with("name part must consist of alphanumeric characters"));
         assert_eq!(
             label_key_errors(&"a".repeat(64)),
             vec!["name part must be no more than 63 characters".to_string()]

@@ -113,7 +113,9 @@ fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
     if !obj.get("metadata").is_some_and(Value::is_object) {
         obj["metadata"] = Value::Object(Map::new());
     }
-    obj["metadata"].as_object_mut().expect("metadata is an object")
+    obj["metadata"]
+        .as_object_mut()
+        .expect("metadata is an object")
 }
 
 /// The finalizers listed on an object.
@@ -121,7 +123,11 @@ pub fn finalizers(obj: &Value) -> Vec<String> {
     meta(obj)
         .and_then(|m| m.get("finalizers"))
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|f| f.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -130,14 +136,23 @@ fn random_suffix() -> String {
     // Kubernetes' generateName alphabet: no vowels, no confusable characters.
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut rng = rand::thread_rng();
-    (0..5).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+    (0..5)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 /// The parts of an object that make up its "spec" for generation purposes: everything
 /// but metadata and status.
 fn spec_part(obj: &Value) -> Map<String, Value> {
     obj.as_object()
-        .map(|m| m.iter().filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind")).map(|(k, v)| (k.clone(), v.clone())).collect())
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| {
+                    !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind")
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -157,7 +172,11 @@ fn same_object(a: &Value, b: &Value) -> bool {
 impl Objects {
     /// Wraps a store, building the registry from the CRDs in it.
     pub fn new(store: Arc<Store>, clock: Arc<dyn Clock>) -> Self {
-        let objects = Objects { store, registry: RwLock::new(Arc::new(Registry::default())), clock };
+        let objects = Objects {
+            store,
+            registry: RwLock::new(Arc::new(Registry::default())),
+            clock,
+        };
         objects.reload_registry();
         objects
     }
@@ -169,7 +188,9 @@ impl Objects {
 
     /// Rebuilds the registry after a CRD changed.
     pub fn reload_registry(&self) {
-        let (crds, _) = self.store.list("apiextensions.k8s.io/customresourcedefinitions", None);
+        let (crds, _) = self
+            .store
+            .list("apiextensions.k8s.io/customresourcedefinitions", None);
         *self.registry.write().unwrap() = Arc::new(Registry::build(&crds));
     }
 
@@ -179,7 +200,11 @@ impl Objects {
     }
 
     fn key(def: &ResourceDef, ns: &str, name: &str) -> Key {
-        Key::new(&def.storage_resource(), if def.namespaced { ns } else { "" }, name)
+        Key::new(
+            &def.storage_resource(),
+            if def.namespaced { ns } else { "" },
+            name,
+        )
     }
 
     /// Presents a stored object at the requested version (conversion strategy None:
@@ -205,7 +230,12 @@ impl Objects {
 
     /// LIST: the matching objects (in key order) and the list's resourceVersion and
     /// continue token.
-    pub fn list(&self, def: &ResourceDef, ns: Option<&str>, opts: &ListOptions) -> Result<(Vec<Arc<Value>>, u64, Option<String>), ApiError> {
+    pub fn list(
+        &self,
+        def: &ResourceDef,
+        ns: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<(Vec<Arc<Value>>, u64, Option<String>), ApiError> {
         let ns = if def.namespaced { ns } else { None };
         let (items, store_rv) = self.store.list(&def.storage_resource(), ns);
         let (start_after, list_rv) = match &opts.continue_token {
@@ -219,13 +249,21 @@ impl Objects {
         let mut next = None;
         for item in items {
             if let Some(after) = &start_after {
-                let k = format!("{}/{}", meta_str(&item, "namespace").unwrap_or_default(), meta_str(&item, "name").unwrap_or_default());
+                let k = format!(
+                    "{}/{}",
+                    meta_str(&item, "namespace").unwrap_or_default(),
+                    meta_str(&item, "name").unwrap_or_default()
+                );
                 if k <= *after {
                     continue;
                 }
             }
             if let Some(sel) = &opts.label_selector {
-                if !sel.matches(meta(&item).and_then(|m| m.get("labels")).and_then(Value::as_object)) {
+                if !sel.matches(
+                    meta(&item)
+                        .and_then(|m| m.get("labels"))
+                        .and_then(Value::as_object),
+                ) {
                     continue;
                 }
             }
@@ -236,7 +274,11 @@ impl Objects {
             }
             if opts.limit.is_some_and(|l| l > 0 && out.len() >= l) {
                 let last: &Arc<Value> = out.last().expect("limit > 0");
-                let k = format!("{}/{}", meta_str(last, "namespace").unwrap_or_default(), meta_str(last, "name").unwrap_or_default());
+                let k = format!(
+                    "{}/{}",
+                    meta_str(last, "namespace").unwrap_or_default(),
+                    meta_str(last, "name").unwrap_or_default()
+                );
                 next = Some(encode_continue(list_rv, &k));
                 break;
             }
@@ -251,15 +293,23 @@ impl Objects {
         }
         match self.store.get(&Key::new("/namespaces", "", ns)) {
             None => Err(ApiError::not_found("", "namespaces", ns)),
-            Some(n) if meta(&n).is_some_and(|m| m.contains_key("deletionTimestamp")) => Err(ApiError::forbidden(format!(
-                "unable to create new content in namespace {ns} because it is being terminated"
-            ))),
+            Some(n) if meta(&n).is_some_and(|m| m.contains_key("deletionTimestamp")) => {
+                Err(ApiError::forbidden(format!(
+                    "unable to create new content in namespace {ns} because it is being terminated"
+                )))
+            }
             Some(_) => Ok(()),
         }
     }
 
     /// CREATE.
-    pub fn create(&self, def: &ResourceDef, ns: &str, mut obj: Value, opts: &WriteOptions) -> Result<Written, ApiError> {
+    pub fn create(
+        &self,
+        def: &ResourceDef,
+        ns: &str,
+        mut obj: Value,
+        opts: &WriteOptions,
+    ) -> Result<Written, ApiError> {
         self.check_type(def, &mut obj)?;
         {
             let m = meta_mut(&mut obj);
@@ -277,9 +327,17 @@ impl Objects {
             } else {
                 m.remove("namespace");
             }
-            let name = m.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+            let name = m
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             if name.is_empty() {
-                if let Some(prefix) = m.get("generateName").and_then(Value::as_str).filter(|p| !p.is_empty()) {
+                if let Some(prefix) = m
+                    .get("generateName")
+                    .and_then(Value::as_str)
+                    .filter(|p| !p.is_empty())
+                {
                     let generated = format!("{prefix}{}", random_suffix());
                     m.insert("name".into(), json!(generated));
                 }
@@ -306,7 +364,11 @@ impl Objects {
         }
         self.prepare_core(def, &mut obj, None);
         if opts.dry_run {
-            return Ok(Written { object: Arc::new(obj), warnings, created: true });
+            return Ok(Written {
+                object: Arc::new(obj),
+                warnings,
+                created: true,
+            });
         }
         let key = Self::key(def, ns, &name);
         let outcome = self
@@ -317,11 +379,23 @@ impl Objects {
             })
             .map_err(ApiError::internal)??;
         self.after_write(def);
-        Ok(Written { object: Self::present(def, &outcome.object.expect("created")), warnings, created: true })
+        Ok(Written {
+            object: Self::present(def, &outcome.object.expect("created")),
+            warnings,
+            created: true,
+        })
     }
 
     /// UPDATE (PUT) of the object or its status subresource.
-    pub fn update(&self, def: &ResourceDef, ns: &str, name: &str, mut obj: Value, status_only: bool, opts: &WriteOptions) -> Result<Written, ApiError> {
+    pub fn update(
+        &self,
+        def: &ResourceDef,
+        ns: &str,
+        name: &str,
+        mut obj: Value,
+        status_only: bool,
+        opts: &WriteOptions,
+    ) -> Result<Written, ApiError> {
         self.check_type(def, &mut obj)?;
         match meta_str(&obj, "name") {
             Some(n) if n != name => {
@@ -342,7 +416,9 @@ impl Objects {
             }
             meta_mut(&mut obj).insert("namespace".into(), json!(ns));
         }
-        let wanted_rv = meta_str(&obj, "resourceVersion").filter(|s| !s.is_empty()).map(String::from);
+        let wanted_rv = meta_str(&obj, "resourceVersion")
+            .filter(|s| !s.is_empty())
+            .map(String::from);
         if wanted_rv.is_none() && def.origin == Origin::Crd && !status_only {
             return Err(ApiError::invalid(
                 &def.group,
@@ -373,7 +449,16 @@ impl Objects {
 
     /// PATCH of the object or its status subresource. A server-side apply patch of an
     /// object that does not exist creates it.
-    pub fn patch(&self, def: &ResourceDef, ns: &str, name: &str, patch_type: PatchType, body: &[u8], status_only: bool, opts: &WriteOptions) -> Result<Written, ApiError> {
+    pub fn patch(
+        &self,
+        def: &ResourceDef,
+        ns: &str,
+        name: &str,
+        patch_type: PatchType,
+        body: &[u8],
+        status_only: bool,
+        opts: &WriteOptions,
+    ) -> Result<Written, ApiError> {
         let patch_doc = patch::parse_patch(patch_type, body)?;
         if patch_type == PatchType::Apply && self.store.get(&Self::key(def, ns, name)).is_none() {
             let mut obj = patch_doc;
@@ -383,7 +468,11 @@ impl Objects {
         if patch_type == PatchType::Strategic && def.origin == Origin::Crd {
             return Err(ApiError::unsupported_media_type(
                 "application/strategic-merge-patch+json",
-                &["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"],
+                &[
+                    "application/json-patch+json",
+                    "application/merge-patch+json",
+                    "application/apply-patch+yaml",
+                ],
             ));
         }
         self.write_existing(def, ns, name, opts, |_, current| {
@@ -427,7 +516,8 @@ impl Objects {
         let outcome = self
             .store
             .mutate(&key, |cur| {
-                let current = cur.ok_or_else(|| ApiError::not_found(&def.group, &def.plural, name))?;
+                let current =
+                    cur.ok_or_else(|| ApiError::not_found(&def.group, &def.plural, name))?;
                 let requested = make_new(self, current)?;
                 let mut new = if status_only {
                     let mut n = (**current).clone();
@@ -454,7 +544,15 @@ impl Objects {
                 {
                     let old_meta = meta(current).cloned().unwrap_or_default();
                     let m = meta_mut(&mut new);
-                    for field in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "namespace", "name"] {
+                    for field in [
+                        "uid",
+                        "creationTimestamp",
+                        "deletionTimestamp",
+                        "deletionGracePeriodSeconds",
+                        "generation",
+                        "namespace",
+                        "name",
+                    ] {
                         match old_meta.get(field) {
                             Some(v) => {
                                 m.insert(field.into(), v.clone());
@@ -469,8 +567,13 @@ impl Objects {
                 warnings = self.validate(def, &mut new, Some(current), opts, !status_only)?;
                 self.prepare_core(def, &mut new, Some(current));
                 // Generation counts changes of the desired state, after defaulting.
-                if meta(&new).is_some_and(|m| m.contains_key("generation")) && spec_part(&new) != spec_part(current) {
-                    let g = meta(current).and_then(|m| m.get("generation")).and_then(Value::as_i64).unwrap_or(0);
+                if meta(&new).is_some_and(|m| m.contains_key("generation"))
+                    && spec_part(&new) != spec_part(current)
+                {
+                    let g = meta(current)
+                        .and_then(|m| m.get("generation"))
+                        .and_then(Value::as_i64)
+                        .unwrap_or(0);
                     meta_mut(&mut new).insert("generation".into(), json!(g + 1));
                 }
                 if let Some(rv) = meta_str(current, "resourceVersion") {
@@ -483,23 +586,39 @@ impl Objects {
                     dry_run_result = Some(new);
                     return Ok(Mutation::Unchanged);
                 }
-                if meta(&new).is_some_and(|m| m.contains_key("deletionTimestamp")) && finalizers(&new).is_empty() {
+                if meta(&new).is_some_and(|m| m.contains_key("deletionTimestamp"))
+                    && finalizers(&new).is_empty()
+                {
                     return Ok(Mutation::Delete);
                 }
                 Ok(Mutation::Put(new))
             })
             .map_err(ApiError::internal)??;
         if let Some(obj) = dry_run_result {
-            return Ok(Written { object: Arc::new(obj), warnings, created: false });
+            return Ok(Written {
+                object: Arc::new(obj),
+                warnings,
+                created: false,
+            });
         }
         self.after_write(def);
         let obj = outcome.object.expect("existing object");
-        Ok(Written { object: Self::present(def, &obj), warnings, created: false })
+        Ok(Written {
+            object: Self::present(def, &obj),
+            warnings,
+            created: false,
+        })
     }
 
     /// DELETE: immediate, or marked with deletionTimestamp while finalizers (including
     /// the foreground/orphan ones the garbage collector handles) remain.
-    pub fn delete(&self, def: &ResourceDef, ns: &str, name: &str, opts: &DeleteOptions) -> Result<Deleted, ApiError> {
+    pub fn delete(
+        &self,
+        def: &ResourceDef,
+        ns: &str,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<Deleted, ApiError> {
         let key = Self::key(def, ns, name);
         let now = k8s_time(self.clock.now());
         let mut gone = false;
@@ -561,7 +680,11 @@ impl Objects {
             .map_err(ApiError::internal)??;
         self.after_write(def);
         let obj = Self::present(def, &outcome.object.expect("existing object"));
-        Ok(if gone { Deleted::Gone(obj) } else { Deleted::Pending(obj) })
+        Ok(if gone {
+            Deleted::Gone(obj)
+        } else {
+            Deleted::Pending(obj)
+        })
     }
 
     fn after_write(&self, def: &ResourceDef) {
@@ -573,7 +696,9 @@ impl Objects {
     /// Checks `apiVersion`/`kind` of a body against the endpoint.
     fn check_type(&self, def: &ResourceDef, obj: &mut Value) -> Result<(), ApiError> {
         let want_version = def.api_version();
-        let map = obj.as_object_mut().ok_or_else(|| ApiError::bad_request("the request body must be a JSON object"))?;
+        let map = obj
+            .as_object_mut()
+            .ok_or_else(|| ApiError::bad_request("the request body must be a JSON object"))?;
         match map.get("kind").and_then(Value::as_str) {
             None | Some("") => {
                 map.insert("kind".into(), json!(def.kind));
@@ -603,7 +728,14 @@ impl Objects {
     /// Validation shared by create and update: metadata, schema (pruning or refusing
     /// unknown fields), kind-specific admission. Returns warnings.
     /// `admission` is false for status writes: webhooks validate the desired state only.
-    fn validate(&self, def: &ResourceDef, obj: &mut Value, old: Option<&Value>, opts: &WriteOptions, admission: bool) -> Result<Vec<String>, ApiError> {
+    fn validate(
+        &self,
+        def: &ResourceDef,
+        obj: &mut Value,
+        old: Option<&Value>,
+        opts: &WriteOptions,
+        admission: bool,
+    ) -> Result<Vec<String>, ApiError> {
         let name = meta_str(obj, "name").unwrap_or_default().to_string();
         let mut causes = Vec::new();
         let mut warnings = Vec::new();
@@ -627,7 +759,11 @@ impl Objects {
                         field: e.field,
                     });
                 } else {
-                    causes.push(Cause { reason: e.kind.reason().into(), message: e.message, field: e.field });
+                    causes.push(Cause {
+                        reason: e.kind.reason().into(),
+                        message: e.message,
+                        field: e.field,
+                    });
                 }
             }
             if !strict && opts.field_validation == FieldValidation::Warn && causes.is_empty() {
@@ -651,7 +787,13 @@ impl Objects {
     }
 
     /// Kind-specific checks: Knative's webhook for serving.knative.dev, CRD structure.
-    fn admit(&self, def: &ResourceDef, obj: &mut Value, old: Option<&Value>, causes: &mut Vec<Cause>) {
+    fn admit(
+        &self,
+        def: &ResourceDef,
+        obj: &mut Value,
+        old: Option<&Value>,
+        causes: &mut Vec<Cause>,
+    ) {
         if def.kind == "CustomResourceDefinition" && def.group == "apiextensions.k8s.io" {
             validate_crd(obj, old, causes);
             return;
@@ -670,12 +812,21 @@ impl Objects {
         match (def.group.as_str(), def.plural.as_str()) {
             ("", "secrets") => {
                 use base64::Engine;
-                if let Some(Value::Object(string_data)) = obj.as_object_mut().and_then(|m| m.remove("stringData")) {
-                    let data = obj.as_object_mut().expect("object").entry("data").or_insert(json!({}));
+                if let Some(Value::Object(string_data)) =
+                    obj.as_object_mut().and_then(|m| m.remove("stringData"))
+                {
+                    let data = obj
+                        .as_object_mut()
+                        .expect("object")
+                        .entry("data")
+                        .or_insert(json!({}));
                     if let Some(d) = data.as_object_mut() {
                         for (k, v) in string_data {
                             let text = v.as_str().unwrap_or_default();
-                            d.insert(k, json!(base64::engine::general_purpose::STANDARD.encode(text)));
+                            d.insert(
+                                k,
+                                json!(base64::engine::general_purpose::STANDARD.encode(text)),
+                            );
                         }
                     }
                 }
@@ -688,8 +839,10 @@ impl Objects {
                     obj["spec"] = json!({"finalizers": ["kubernetes"]});
                 }
                 if old.is_none() || obj.pointer("/status/phase").is_none() {
-                    let terminating = meta(obj).is_some_and(|m| m.contains_key("deletionTimestamp"));
-                    obj["status"] = json!({"phase": if terminating { "Terminating" } else { "Active" }});
+                    let terminating =
+                        meta(obj).is_some_and(|m| m.contains_key("deletionTimestamp"));
+                    obj["status"] =
+                        json!({"phase": if terminating { "Terminating" } else { "Active" }});
                 }
             }
             ("apiextensions.k8s.io", "customresourcedefinitions") => {
@@ -697,10 +850,18 @@ impl Objects {
                 let versions: Vec<Value> = obj
                     .pointer("/spec/versions")
                     .and_then(Value::as_array)
-                    .map(|v| v.iter().filter(|v| v.get("storage") == Some(&json!(true))).filter_map(|v| v.get("name").cloned()).collect())
+                    .map(|v| {
+                        v.iter()
+                            .filter(|v| v.get("storage") == Some(&json!(true)))
+                            .filter_map(|v| v.get("name").cloned())
+                            .collect()
+                    })
                     .unwrap_or_default();
                 let now = old
-                    .and_then(|o| o.pointer("/status/conditions/0/lastTransitionTime").cloned())
+                    .and_then(|o| {
+                        o.pointer("/status/conditions/0/lastTransitionTime")
+                            .cloned()
+                    })
                     .unwrap_or_else(|| json!(k8s_time(self.clock.now())));
                 obj["status"] = json!({
                     "acceptedNames": names,
@@ -717,7 +878,11 @@ impl Objects {
 }
 
 fn invalid(field: &str, message: String) -> Cause {
-    Cause { reason: "FieldValueInvalid".into(), message, field: field.into() }
+    Cause {
+        reason: "FieldValueInvalid".into(),
+        message,
+        field: field.into(),
+    }
 }
 
 /// Metadata rules every kind shares: a valid name, valid labels.
@@ -736,7 +901,10 @@ fn validate_metadata(def: &ResourceDef, obj: &Value, causes: &mut Vec<Cause>) {
             crate::names::validate_dns1123_subdomain(name)
         };
         if let Err(msg) = check {
-            causes.push(invalid("metadata.name", format!("Invalid value: \"{name}\": {msg}")));
+            causes.push(invalid(
+                "metadata.name",
+                format!("Invalid value: \"{name}\": {msg}"),
+            ));
         }
     }
     if let Some(labels) = meta(obj).and_then(|m| m.get("labels")) {
@@ -744,25 +912,40 @@ fn validate_metadata(def: &ResourceDef, obj: &Value, causes: &mut Vec<Cause>) {
             Some(labels) => {
                 for (k, v) in labels {
                     if let Err(msg) = crate::names::validate_label_key(k) {
-                        causes.push(invalid("metadata.labels", format!("Invalid value: \"{k}\": {msg}")));
+                        causes.push(invalid(
+                            "metadata.labels",
+                            format!("Invalid value: \"{k}\": {msg}"),
+                        ));
                     }
                     match v.as_str() {
                         Some(v) => {
                             if let Err(msg) = crate::names::validate_label_value(v) {
-                                causes.push(invalid(&format!("metadata.labels.{k}"), format!("Invalid value: \"{v}\": {msg}")));
+                                causes.push(invalid(
+                                    &format!("metadata.labels.{k}"),
+                                    format!("Invalid value: \"{v}\": {msg}"),
+                                ));
                             }
                         }
-                        None => causes.push(invalid(&format!("metadata.labels.{k}"), "must be a string".into())),
+                        None => causes.push(invalid(
+                            &format!("metadata.labels.{k}"),
+                            "must be a string".into(),
+                        )),
                     }
                 }
             }
-            None if !labels.is_null() => causes.push(invalid("metadata.labels", "must be a map of strings".into())),
+            None if !labels.is_null() => causes.push(invalid(
+                "metadata.labels",
+                "must be a map of strings".into(),
+            )),
             None => {}
         }
     }
     if let Some(ann) = meta(obj).and_then(|m| m.get("annotations")) {
         if let Some(ann) = ann.as_object() {
-            let total: usize = ann.iter().map(|(k, v)| k.len() + v.as_str().map_or(0, str::len)).sum();
+            let total: usize = ann
+                .iter()
+                .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len))
+                .sum();
             if total > 256 * 1024 {
                 causes.push(Cause {
                     reason: "FieldValueTooLong".into(),
@@ -772,7 +955,10 @@ fn validate_metadata(def: &ResourceDef, obj: &Value, causes: &mut Vec<Cause>) {
             }
             for (k, v) in ann {
                 if !v.is_string() {
-                    causes.push(invalid(&format!("metadata.annotations.{k}"), "must be a string".into()));
+                    causes.push(invalid(
+                        &format!("metadata.annotations.{k}"),
+                        "must be a string".into(),
+                    ));
                 }
             }
         }
@@ -787,26 +973,50 @@ fn validate_crd(obj: &Value, old: Option<&Value>, causes: &mut Vec<Cause>) {
         causes.push(invalid("spec", format!("Invalid value: {e}")));
         return;
     }
-    let group = obj.pointer("/spec/group").and_then(Value::as_str).unwrap_or_default();
-    let plural = obj.pointer("/spec/names/plural").and_then(Value::as_str).unwrap_or_default();
+    let group = obj
+        .pointer("/spec/group")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let plural = obj
+        .pointer("/spec/names/plural")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let name = meta_str(obj, "name").unwrap_or_default();
     if name != format!("{plural}.{group}") {
-        causes.push(invalid("metadata.name", format!("Invalid value: \"{name}\": must be spec.names.plural+\".\"+spec.group")));
+        causes.push(invalid(
+            "metadata.name",
+            format!("Invalid value: \"{name}\": must be spec.names.plural+\".\"+spec.group"),
+        ));
     }
     if !group.contains('.') {
-        causes.push(invalid("spec.group", format!("Invalid value: \"{group}\": should be a domain with at least one dot")));
+        causes.push(invalid(
+            "spec.group",
+            format!("Invalid value: \"{group}\": should be a domain with at least one dot"),
+        ));
     }
     let storage = obj
         .pointer("/spec/versions")
         .and_then(Value::as_array)
-        .map_or(0, |v| v.iter().filter(|v| v.get("storage") == Some(&json!(true))).count());
+        .map_or(0, |v| {
+            v.iter()
+                .filter(|v| v.get("storage") == Some(&json!(true)))
+                .count()
+        });
     if storage != 1 {
         causes.push(invalid("spec.versions", format!("Invalid value: must have exactly one version marked as storage version (found {storage})")));
     }
     if let Some(old) = old {
-        for field in ["/spec/group", "/spec/scope", "/spec/names/plural", "/spec/names/kind"] {
+        for field in [
+            "/spec/group",
+            "/spec/scope",
+            "/spec/names/plural",
+            "/spec/names/kind",
+        ] {
             if old.pointer(field) != obj.pointer(field) {
-                causes.push(invalid(&field[1..].replace('/', "."), "Invalid value: field is immutable".into()));
+                causes.push(invalid(
+                    &field[1..].replace('/', "."),
+                    "Invalid value: field is immutable".into(),
+                ));
             }
         }
     }
@@ -814,13 +1024,26 @@ fn validate_crd(obj: &Value, old: Option<&Value>, causes: &mut Vec<Cause>) {
 
 fn encode_continue(rv: u64, key: &str) -> String {
     use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&json!({"v": "meta.k8s.io/v1", "rv": rv, "start": key})).unwrap_or_default())
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+        serde_json::to_vec(&json!({"v": "meta.k8s.io/v1", "rv": rv, "start": key}))
+            .unwrap_or_default(),
+    )
 }
 
 fn decode_continue(token: &str) -> Result<(u64, String), ApiError> {
     use base64::Engine;
-    let bad = || ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
+    let bad = || {
+        ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    Ok((v.get("rv").and_then(Value::as_u64).ok_or_else(bad)?, v.get("start").and_then(Value::as_str).ok_or_else(bad)?.to_string()))
+    Ok((
+        v.get("rv").and_then(Value::as_u64).ok_or_else(bad)?,
+        v.get("start")
+            .and_then(Value::as_str)
+            .ok_or_else(bad)?
+            .to_string(),
+    ))
 }

@@ -20,7 +20,10 @@ pub fn definition_name(def: &ResourceDef) -> String {
         return format!("io.k8s.api.core.v1.{}", def.kind);
     }
     if def.group == "apiextensions.k8s.io" {
-        return format!("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.{}.{}", def.version, def.kind);
+        return format!(
+            "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.{}.{}",
+            def.version, def.kind
+        );
     }
     let reversed: Vec<&str> = def.group.split('.').rev().collect();
     format!("{}.{}.{}", reversed.join("."), def.version, def.kind)
@@ -66,7 +69,10 @@ fn gvk(def: &ResourceDef) -> Value {
 /// A kind's schema with its metadata referring to ObjectMeta, as kube-apiserver
 /// publishes CRD schemas.
 fn kind_schema(def: &ResourceDef, ref_prefix: &str) -> Value {
-    let mut schema = def.schema.clone().unwrap_or_else(|| json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}));
+    let mut schema = def
+        .schema
+        .clone()
+        .unwrap_or_else(|| json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}));
     if let Some(obj) = schema.as_object_mut() {
         let props = obj.entry("properties").or_insert_with(|| json!({}));
         if let Some(p) = props.as_object_mut() {
@@ -79,7 +85,13 @@ fn kind_schema(def: &ResourceDef, ref_prefix: &str) -> Value {
     schema
 }
 
-fn operation(def: &ResourceDef, verb: &str, action: &str, extra_params: &[&str], v3: bool) -> Value {
+fn operation(
+    def: &ResourceDef,
+    verb: &str,
+    action: &str,
+    extra_params: &[&str],
+    v3: bool,
+) -> Value {
     let params: Vec<Value> = extra_params
         .iter()
         .map(|p| {
@@ -100,8 +112,16 @@ fn operation(def: &ResourceDef, verb: &str, action: &str, extra_params: &[&str],
 }
 
 fn paths_for(def: &ResourceDef, v3: bool) -> Vec<(String, Value)> {
-    let base = if def.group.is_empty() { format!("/api/{}", def.version) } else { format!("/apis/{}/{}", def.group, def.version) };
-    let scope = if def.namespaced { "/namespaces/{namespace}" } else { "" };
+    let base = if def.group.is_empty() {
+        format!("/api/{}", def.version)
+    } else {
+        format!("/apis/{}/{}", def.group, def.version)
+    };
+    let scope = if def.namespaced {
+        "/namespaces/{namespace}"
+    } else {
+        ""
+    };
     let collection = format!("{base}{scope}/{}", def.plural);
     let item = format!("{collection}/{{name}}");
     let write = ["dryRun", "fieldManager", "fieldValidation"];
@@ -137,7 +157,12 @@ fn paths_for(def: &ResourceDef, v3: bool) -> Vec<(String, Value)> {
     out
 }
 
-fn v3_document(registry: &Registry, group: &str, version: &str, git_version: &str) -> Option<Value> {
+fn v3_document(
+    registry: &Registry,
+    group: &str,
+    version: &str,
+    git_version: &str,
+) -> Option<Value> {
     let defs: Vec<&Arc<ResourceDef>> = registry.in_group_version(group, version).collect();
     if defs.is_empty() {
         return None;
@@ -149,7 +174,10 @@ fn v3_document(registry: &Registry, group: &str, version: &str, git_version: &st
         for (p, ops) in paths_for(def, true) {
             paths.insert(p, ops);
         }
-        schemas.insert(definition_name(def), kind_schema(def, "#/components/schemas/"));
+        schemas.insert(
+            definition_name(def),
+            kind_schema(def, "#/components/schemas/"),
+        );
     }
     Some(json!({
         "openapi": "3.0.0",
@@ -183,7 +211,10 @@ pub async fn v3_index(State(app): State<Arc<App>>) -> Response {
         for v in versions {
             if let Some(doc) = v3_document(&registry, &group, &v, &app.options.git_version) {
                 let p = gv_path(&group, &v);
-                paths.insert(p.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={}", etag(&doc))}));
+                paths.insert(
+                    p.clone(),
+                    json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={}", etag(&doc))}),
+                );
             }
         }
     }
@@ -198,7 +229,12 @@ pub async fn v3_group_version(State(app): State<Arc<App>>, Path(path): Path<Stri
         ["apis", g, v] => (*g, *v),
         _ => return ApiError::no_route().into_response(),
     };
-    match v3_document(&app.objects.registry(), group, version, &app.options.git_version) {
+    match v3_document(
+        &app.objects.registry(),
+        group,
+        version,
+        &app.options.git_version,
+    ) {
         Some(doc) => json_response(StatusCode::OK, &doc),
         None => ApiError::no_route().into_response(),
     }
@@ -207,9 +243,15 @@ pub async fn v3_group_version(State(app): State<Arc<App>>, Path(path): Path<Stri
 /// `GET /openapi/v2` (JSON only; kubectl asks for protobuf first and falls back to
 /// validating on the server when it cannot parse it).
 pub async fn v2(State(app): State<Arc<App>>, headers: http::HeaderMap) -> Response {
-    let accept = headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
+    let accept = headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
     if !(accept.contains("application/json") || accept.contains("*/*") || accept.is_empty()) {
-        return ApiError::not_acceptable(format!("only application/json is served for /openapi/v2, not {accept}")).into_response();
+        return ApiError::not_acceptable(format!(
+            "only application/json is served for /openapi/v2, not {accept}"
+        ))
+        .into_response();
     }
     let registry = app.objects.registry();
     let mut paths = Map::new();

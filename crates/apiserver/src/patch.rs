@@ -30,7 +30,9 @@ impl PatchType {
             "application/merge-patch+json" => Some(PatchType::Merge),
             "application/json-patch+json" => Some(PatchType::Json),
             "application/strategic-merge-patch+json" => Some(PatchType::Strategic),
-            "application/apply-patch+yaml" | "application/apply-patch+cbor" => Some(PatchType::Apply),
+            "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
+                Some(PatchType::Apply)
+            }
             _ => None,
         }
     }
@@ -40,12 +42,17 @@ impl PatchType {
 pub fn parse_patch(patch_type: PatchType, body: &[u8]) -> Result<Value, ApiError> {
     match patch_type {
         PatchType::Apply => crate::body::parse_yaml_or_json(body),
-        _ => serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}"))),
+        _ => serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}"))),
     }
 }
 
 /// Applies `patch` to `current` and returns the patched object.
-pub fn apply_patch(patch_type: PatchType, current: &Value, patch: &Value) -> Result<Value, ApiError> {
+pub fn apply_patch(
+    patch_type: PatchType,
+    current: &Value,
+    patch: &Value,
+) -> Result<Value, ApiError> {
     let mut target = current.clone();
     match patch_type {
         PatchType::Merge => json_patch::merge(&mut target, patch),
@@ -53,12 +60,17 @@ pub fn apply_patch(patch_type: PatchType, current: &Value, patch: &Value) -> Res
         PatchType::Json => {
             let ops: json_patch::Patch = serde_json::from_value(patch.clone())
                 .map_err(|e| ApiError::bad_request(format!("the json patch is invalid: {e}")))?;
-            json_patch::patch(&mut target, &ops)
-                .map_err(|e| ApiError::new_invalid_patch(format!("the server rejected our request due to an error in our request: {e}")))?;
+            json_patch::patch(&mut target, &ops).map_err(|e| {
+                ApiError::new_invalid_patch(format!(
+                    "the server rejected our request due to an error in our request: {e}"
+                ))
+            })?;
         }
         PatchType::Strategic => {
             if !patch.is_object() {
-                return Err(ApiError::bad_request("strategic merge patch must be a JSON object"));
+                return Err(ApiError::bad_request(
+                    "strategic merge patch must be a JSON object",
+                ));
             }
             strategic_merge(&mut target, patch, "");
         }
@@ -82,7 +94,9 @@ fn apply_merge(target: &mut Value, patch: &Value) {
         (Value::Object(t), Value::Object(p)) => {
             for (k, v) in p {
                 match t.get_mut(k) {
-                    Some(existing) if existing.is_object() && v.is_object() => apply_merge(existing, v),
+                    Some(existing) if existing.is_object() && v.is_object() => {
+                        apply_merge(existing, v)
+                    }
                     _ => {
                         t.insert(k.clone(), v.clone());
                     }
@@ -97,8 +111,21 @@ fn apply_merge(target: &mut Value, patch: &Value) {
 /// `patchMergeKey` tags of the Kubernetes types).
 fn merge_key(path: &str, field: &str) -> Option<&'static str> {
     match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes" | "imagePullSecrets"
-        | "secrets" | "volumeMounts" | "hostAliases" => Some(if field == "volumeMounts" { "mountPath" } else if field == "hostAliases" { "ip" } else { "name" }),
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets"
+        | "secrets"
+        | "volumeMounts"
+        | "hostAliases" => Some(if field == "volumeMounts" {
+            "mountPath"
+        } else if field == "hostAliases" {
+            "ip"
+        } else {
+            "name"
+        }),
         "ports" if path.contains("containers") => Some("containerPort"),
         "ownerReferences" => Some("uid"),
         "conditions" => Some("type"),
@@ -152,7 +179,9 @@ fn strategic_merge(target: &mut Value, patch: &Value, path: &str) {
                 }
             }
             Value::Array(items) => match (merge_key(path, k), t.get_mut(k)) {
-                (Some(key), Some(Value::Array(existing))) => merge_list(existing, items, key, &child_path),
+                (Some(key), Some(Value::Array(existing))) => {
+                    merge_list(existing, items, key, &child_path)
+                }
                 _ => {
                     let cleaned: Vec<Value> = items
                         .iter()
@@ -172,7 +201,9 @@ fn strategic_merge(target: &mut Value, patch: &Value, path: &str) {
 fn merge_list(existing: &mut Vec<Value>, items: &[Value], key: &str, path: &str) {
     for item in items {
         let id = item.get(key);
-        let pos = existing.iter().position(|e| id.is_some() && e.get(key) == id);
+        let pos = existing
+            .iter()
+            .position(|e| id.is_some() && e.get(key) == id);
         let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
         match (pos, delete) {
             (Some(i), true) => {
@@ -192,15 +223,30 @@ mod tests {
 
     #[test]
     fn merge_patch_removes_nulls() {
-        let out = apply_patch(PatchType::Merge, &json!({"a": 1, "b": {"c": 2}}), &json!({"b": {"c": null}, "d": 3})).unwrap();
+        let out = apply_patch(
+            PatchType::Merge,
+            &json!({"a": 1, "b": {"c": 2}}),
+            &json!({"b": {"c": null}, "d": 3}),
+        )
+        .unwrap();
         assert_eq!(out, json!({"a": 1, "b": {}, "d": 3}));
     }
 
     #[test]
     fn json_patch_ops() {
-        let out = apply_patch(PatchType::Json, &json!({"a": [1]}), &json!([{"op": "add", "path": "/a/-", "value": 2}])).unwrap();
+        let out = apply_patch(
+            PatchType::Json,
+            &json!({"a": [1]}),
+            &json!([{"op": "add", "path": "/a/-", "value": 2}]),
+        )
+        .unwrap();
         assert_eq!(out, json!({"a": [1, 2]}));
-        let err = apply_patch(PatchType::Json, &json!({}), &json!([{"op": "remove", "path": "/x"}])).unwrap_err();
+        let err = apply_patch(
+            PatchType::Json,
+            &json!({}),
+            &json!([{"op": "remove", "path": "/x"}]),
+        )
+        .unwrap_err();
         assert_eq!(err.code, 422);
     }
 

@@ -44,8 +44,12 @@ fn random_token() -> String {
 pub fn ensure(data_dir: &Path, api_addr: SocketAddr) -> Result<Credentials> {
     let pki = data_dir.join("pki");
     std::fs::create_dir_all(&pki)?;
-    let (ca_path, cert_path, key_path, token_path) =
-        (pki.join("ca.crt"), pki.join("apiserver.crt"), pki.join("apiserver.key"), pki.join("admin.token"));
+    let (ca_path, cert_path, key_path, token_path) = (
+        pki.join("ca.crt"),
+        pki.join("apiserver.crt"),
+        pki.join("apiserver.key"),
+        pki.join("admin.token"),
+    );
     if !(ca_path.exists() && cert_path.exists() && key_path.exists()) {
         let (ca, cert, key) = generate()?;
         write_private(&ca_path, &ca)?;
@@ -70,13 +74,24 @@ fn generate() -> Result<(String, String, String)> {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(DnType::CommonName, "skiff-ca");
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "skiff-ca");
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     ca_params.not_after = rcgen::date_time_ymd(2036, 1, 1);
     let ca_key = KeyPair::generate()?;
     let ca = ca_params.self_signed(&ca_key)?;
 
-    let mut sans = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string(), "kubernetes.default.svc".to_string()];
+    let mut sans = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+        "kubernetes.default.svc".to_string(),
+    ];
     if let Ok(h) = std::fs::read_to_string("/etc/hostname") {
         let h = h.trim();
         if !h.is_empty() {
@@ -84,7 +99,9 @@ fn generate() -> Result<(String, String, String)> {
         }
     }
     let mut params = CertificateParams::new(sans)?;
-    params.distinguished_name.push(DnType::CommonName, "skiff-apiserver");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "skiff-apiserver");
     params.not_after = rcgen::date_time_ymd(2036, 1, 1);
     let key = KeyPair::generate()?;
     let cert = params.signed_by(&key, &ca, &ca_key)?;
@@ -93,8 +110,16 @@ fn generate() -> Result<(String, String, String)> {
 
 /// The kubeconfig (context `skiff`) for a server at `addr`.
 pub fn kubeconfig(creds: &Credentials, addr: SocketAddr) -> String {
-    let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
-    let host = if host.contains(':') { format!("[{host}]") } else { host };
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
     let ca = base64::engine::general_purpose::STANDARD.encode(&creds.ca_pem);
     format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: skiff\n  cluster:\n    server: https://{host}:{port}\n    certificate-authority-data: {ca}\nusers:\n- name: skiff-admin\n  user:\n    token: {token}\ncontexts:\n- name: skiff\n  context:\n    cluster: skiff\n    user: skiff-admin\n    namespace: default\ncurrent-context: skiff\npreferences: {{}}\n",
@@ -106,12 +131,16 @@ pub fn kubeconfig(creds: &Credentials, addr: SocketAddr) -> String {
 /// A rustls server configuration from the serving certificate, offering HTTP/2 and
 /// HTTP/1.1.
 pub fn tls_config(creds: &Credentials) -> Result<rustls::ServerConfig> {
-    let certs = rustls_pemfile::certs(&mut creds.cert_pem.as_bytes()).collect::<Result<Vec<_>, _>>()?;
-    let key = rustls_pemfile::private_key(&mut creds.key_pem.as_bytes())?.context("no private key in apiserver.key")?;
-    let mut cfg = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)?;
+    let certs =
+        rustls_pemfile::certs(&mut creds.cert_pem.as_bytes()).collect::<Result<Vec<_>, _>>()?;
+    let key = rustls_pemfile::private_key(&mut creds.key_pem.as_bytes())?
+        .context("no private key in apiserver.key")?;
+    let mut cfg = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)?;
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(cfg)
 }

@@ -85,7 +85,10 @@ pub struct Registry {
 impl Registry {
     /// Builds the registry from the core kinds and the stored CRDs.
     pub fn build(crds: &[Arc<Value>]) -> Registry {
-        let mut resources: Vec<Arc<ResourceDef>> = core_kinds::definitions().into_iter().map(Arc::new).collect();
+        let mut resources: Vec<Arc<ResourceDef>> = core_kinds::definitions()
+            .into_iter()
+            .map(Arc::new)
+            .collect();
         for crd in crds {
             if crd.pointer("/metadata/deletionTimestamp").is_some() {
                 continue;
@@ -97,12 +100,18 @@ impl Registry {
 
     /// The resource served at `group/version/plural`.
     pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceDef>> {
-        self.resources.iter().find(|r| r.group == group && r.version == version && r.plural == plural).cloned()
+        self.resources
+            .iter()
+            .find(|r| r.group == group && r.version == version && r.plural == plural)
+            .cloned()
     }
 
     /// The resource for a kind at `group/version`.
     pub fn find_kind(&self, group: &str, version: &str, kind: &str) -> Option<Arc<ResourceDef>> {
-        self.resources.iter().find(|r| r.group == group && r.version == version && r.kind == kind).cloned()
+        self.resources
+            .iter()
+            .find(|r| r.group == group && r.version == version && r.kind == kind)
+            .cloned()
     }
 
     /// Served group/versions in a stable order: core first, then groups alphabetically,
@@ -124,19 +133,32 @@ impl Registry {
     }
 
     /// Resources of one group/version.
-    pub fn in_group_version<'a>(&'a self, group: &'a str, version: &'a str) -> impl Iterator<Item = &'a Arc<ResourceDef>> {
-        self.resources.iter().filter(move |r| r.group == group && r.version == version)
+    pub fn in_group_version<'a>(
+        &'a self,
+        group: &'a str,
+        version: &'a str,
+    ) -> impl Iterator<Item = &'a Arc<ResourceDef>> {
+        self.resources
+            .iter()
+            .filter(move |r| r.group == group && r.version == version)
     }
 }
 
 fn str_at(v: &Value, ptr: &str) -> String {
-    v.pointer(ptr).and_then(Value::as_str).unwrap_or_default().to_string()
+    v.pointer(ptr)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn strings_at(v: &Value, ptr: &str) -> Vec<String> {
     v.pointer(ptr)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -164,7 +186,12 @@ pub fn defs_from_crd(crd: &Value) -> Vec<ResourceDef> {
     };
     let namespaced = str_at(crd, "/spec/scope") != "Cluster";
     let mut out = Vec::new();
-    for v in crd.pointer("/spec/versions").and_then(Value::as_array).into_iter().flatten() {
+    for v in crd
+        .pointer("/spec/versions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if v.get("served").and_then(Value::as_bool) == Some(false) {
             continue;
         }

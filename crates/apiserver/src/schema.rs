@@ -144,7 +144,8 @@ fn default_node(s: &Value, v: &mut Value, is_root: bool) {
                     }
                     if let Some(ps) = props.get(k) {
                         default_node(ps, child, false);
-                    } else if let Some(a) = s.get("additionalProperties").filter(|a| a.is_object()) {
+                    } else if let Some(a) = s.get("additionalProperties").filter(|a| a.is_object())
+                    {
                         default_node(a, child, false);
                     }
                 }
@@ -193,9 +194,15 @@ fn index(path: &str, i: usize) -> String {
 /// descriptions): treated as preserving unknown fields, so schemas derived
 /// for free-form `serde_json::Value` fields don't prune user data.
 fn is_unconstrained(s: &Map<String, Value>) -> bool {
-    !["type", "properties", "additionalProperties", "items", "x-kubernetes-int-or-string"]
-        .iter()
-        .any(|k| s.contains_key(*k))
+    ![
+        "type",
+        "properties",
+        "additionalProperties",
+        "items",
+        "x-kubernetes-int-or-string",
+    ]
+    .iter()
+    .any(|k| s.contains_key(*k))
 }
 
 fn preserves_unknown(s: &Map<String, Value>) -> bool {
@@ -279,7 +286,10 @@ fn json_type(v: &Value) -> &'static str {
 fn is_integer(v: &Value) -> bool {
     match v {
         Value::Number(n) => {
-            n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0 && f.is_finite())
+            n.is_i64()
+                || n.is_u64()
+                || n.as_f64()
+                    .is_some_and(|f| f.fract() == 0.0 && f.is_finite())
         }
         _ => false,
     }
@@ -313,7 +323,8 @@ fn pattern_matches(pattern: &str, s: &str) -> bool {
 }
 
 static DATE_TIME_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}(:?\d{2})?)?$").unwrap()
+    Regex::new(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}(:?\d{2})?)?$")
+        .unwrap()
 });
 static DATE_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\d{4}-\d{2}-\d{2}$").unwrap());
 static UUID_RE: LazyLock<Regex> = LazyLock::new(|| {
@@ -338,7 +349,14 @@ fn string_format_ok(format: &str, s: &str) -> bool {
 // pass 1: pruning / unknown fields / non-nullable nulls
 // ---------------------------------------------------------------------------
 
-fn prune(s: &Value, v: &mut Value, path: &str, strict: bool, is_root: bool, errs: &mut Vec<SchemaError>) {
+fn prune(
+    s: &Value,
+    v: &mut Value,
+    path: &str,
+    strict: bool,
+    is_root: bool,
+    errs: &mut Vec<SchemaError>,
+) {
     let Some(s) = s.as_object() else { return };
     match v {
         Value::Object(map) => {
@@ -396,7 +414,11 @@ fn prune(s: &Value, v: &mut Value, path: &str, strict: bool, is_root: bool, errs
 // ---------------------------------------------------------------------------
 
 fn err(errs: &mut Vec<SchemaError>, path: &str, kind: SchemaErrorKind, message: String) {
-    errs.push(SchemaError { field: path.to_string(), kind, message });
+    errs.push(SchemaError {
+        field: path.to_string(),
+        kind,
+        message,
+    });
 }
 
 /// `field.Invalid(path, value, "<path> in body <detail>")`.
@@ -411,12 +433,20 @@ fn invalid(errs: &mut Vec<SchemaError>, path: &str, shown: &str, detail: &str) {
 
 fn type_error(errs: &mut Vec<SchemaError>, path: &str, expected: &str, v: &Value) {
     let actual = json_type(v);
-    invalid(errs, path, &format!("{actual:?}"), &format!("must be of type {expected}: {actual:?}"));
+    invalid(
+        errs,
+        path,
+        &format!("{actual:?}"),
+        &format!("must be of type {expected}: {actual:?}"),
+    );
 }
 
 fn check(s: &Value, v: &Value, path: &str, is_root: bool, errs: &mut Vec<SchemaError>) {
     let Some(s) = s.as_object() else { return };
-    let ty = s.get("type").and_then(Value::as_str).filter(|t| !t.is_empty());
+    let ty = s
+        .get("type")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty());
     let int_or_string = flag(s, "x-kubernetes-int-or-string");
 
     if v.is_null() {
@@ -459,7 +489,11 @@ fn check(s: &Value, v: &Value, path: &str, is_root: bool, errs: &mut Vec<SchemaE
                 errs,
                 path,
                 SchemaErrorKind::NotSupported,
-                format!("Unsupported value: {}: supported values: {}", go_value(v), shown.join(", ")),
+                format!(
+                    "Unsupported value: {}: supported values: {}",
+                    go_value(v),
+                    shown.join(", ")
+                ),
             );
         }
     }
@@ -483,19 +517,36 @@ fn json_eq(a: &Value, b: &Value) -> bool {
 }
 
 fn get_u64(s: &Map<String, Value>, key: &str) -> Option<u64> {
-    s.get(key).and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f as u64)))
+    s.get(key)
+        .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f as u64)))
 }
 
-fn check_string(s: &Map<String, Value>, st: &str, v: &Value, path: &str, errs: &mut Vec<SchemaError>) {
+fn check_string(
+    s: &Map<String, Value>,
+    st: &str,
+    v: &Value,
+    path: &str,
+    errs: &mut Vec<SchemaError>,
+) {
     let len = st.chars().count() as u64;
     if let Some(max) = get_u64(s, "maxLength") {
         if len > max {
-            err(errs, path, SchemaErrorKind::TooLong, format!("Too long: may not be longer than {max}"));
+            err(
+                errs,
+                path,
+                SchemaErrorKind::TooLong,
+                format!("Too long: may not be longer than {max}"),
+            );
         }
     }
     if let Some(min) = get_u64(s, "minLength") {
         if len < min {
-            invalid(errs, path, &go_value(v), &format!("should be at least {min} chars long"));
+            invalid(
+                errs,
+                path,
+                &go_value(v),
+                &format!("should be at least {min} chars long"),
+            );
         }
     }
     if let Some(p) = s.get("pattern").and_then(Value::as_str) {
@@ -505,12 +556,23 @@ fn check_string(s: &Map<String, Value>, st: &str, v: &Value, path: &str, errs: &
     }
     if let Some(f) = s.get("format").and_then(Value::as_str) {
         if !string_format_ok(f, st) {
-            invalid(errs, path, &go_value(v), &format!("must be of type {f}: {st:?}"));
+            invalid(
+                errs,
+                path,
+                &go_value(v),
+                &format!("must be of type {f}: {st:?}"),
+            );
         }
     }
 }
 
-fn check_number(s: &Map<String, Value>, n: &Number, v: &Value, path: &str, errs: &mut Vec<SchemaError>) {
+fn check_number(
+    s: &Map<String, Value>,
+    n: &Number,
+    v: &Value,
+    path: &str,
+    errs: &mut Vec<SchemaError>,
+) {
     let val = n.as_f64().unwrap_or(0.0);
     let int_value = n.is_i64() || n.is_u64();
     let bound = |b: f64| {
@@ -534,22 +596,45 @@ fn check_number(s: &Map<String, Value>, n: &Number, v: &Value, path: &str, errs:
     if let Some(max) = s.get("maximum").and_then(Value::as_f64) {
         let excl = flag(s, "exclusiveMaximum");
         if (excl && val >= max) || (!excl && val > max) {
-            let what = if excl { "less than" } else { "less than or equal to" };
-            invalid(errs, path, &shown, &format!("should be {what} {}", bound(max)));
+            let what = if excl {
+                "less than"
+            } else {
+                "less than or equal to"
+            };
+            invalid(
+                errs,
+                path,
+                &shown,
+                &format!("should be {what} {}", bound(max)),
+            );
         }
     }
     if let Some(min) = s.get("minimum").and_then(Value::as_f64) {
         let excl = flag(s, "exclusiveMinimum");
         if (excl && val <= min) || (!excl && val < min) {
-            let what = if excl { "greater than" } else { "greater than or equal to" };
-            invalid(errs, path, &shown, &format!("should be {what} {}", bound(min)));
+            let what = if excl {
+                "greater than"
+            } else {
+                "greater than or equal to"
+            };
+            invalid(
+                errs,
+                path,
+                &shown,
+                &format!("should be {what} {}", bound(min)),
+            );
         }
     }
     if let Some(m) = s.get("multipleOf").and_then(Value::as_f64) {
         if m > 0.0 {
             let q = val / m;
             if (q - q.round()).abs() > 1e-9 {
-                invalid(errs, path, &shown, &format!("should be a multiple of {}", bound(m)));
+                invalid(
+                    errs,
+                    path,
+                    &shown,
+                    &format!("should be a multiple of {}", bound(m)),
+                );
             }
         }
     }
@@ -559,16 +644,29 @@ fn check_array(s: &Map<String, Value>, items: &[Value], path: &str, errs: &mut V
     let n = items.len() as u64;
     if let Some(max) = get_u64(s, "maxItems") {
         if n > max {
-            err(errs, path, SchemaErrorKind::TooMany, format!("Too many: {n}: must have at most {max} items"));
+            err(
+                errs,
+                path,
+                SchemaErrorKind::TooMany,
+                format!("Too many: {n}: must have at most {max} items"),
+            );
         }
     }
     if let Some(min) = get_u64(s, "minItems") {
         if n < min {
-            invalid(errs, path, &n.to_string(), &format!("should have at least {min} items"));
+            invalid(
+                errs,
+                path,
+                &n.to_string(),
+                &format!("should have at least {min} items"),
+            );
         }
     }
     if flag(s, "uniqueItems") {
-        let dup = items.iter().enumerate().any(|(i, a)| items[..i].iter().any(|b| json_eq(a, b)));
+        let dup = items
+            .iter()
+            .enumerate()
+            .any(|(i, a)| items[..i].iter().any(|b| json_eq(a, b)));
         if dup {
             invalid(errs, path, "\"\"", "shouldn't contain duplicates");
         }
@@ -578,7 +676,12 @@ fn check_array(s: &Map<String, Value>, items: &[Value], path: &str, errs: &mut V
             for (i, a) in items.iter().enumerate() {
                 if items[..i].iter().any(|b| json_eq(a, b)) {
                     let p = index(path, i);
-                    err(errs, &p, SchemaErrorKind::Duplicate, format!("Duplicate value: {}", go_value(a)));
+                    err(
+                        errs,
+                        &p,
+                        SchemaErrorKind::Duplicate,
+                        format!("Duplicate value: {}", go_value(a)),
+                    );
                 }
             }
         }
@@ -599,7 +702,11 @@ fn check_array(s: &Map<String, Value>, items: &[Value], path: &str, errs: &mut V
                     if !items[i].is_object() {
                         continue;
                     }
-                    if tuples[..i].iter().enumerate().any(|(j, t)| items[j].is_object() && *t == tuples[i]) {
+                    if tuples[..i]
+                        .iter()
+                        .enumerate()
+                        .any(|(j, t)| items[j].is_object() && *t == tuples[i])
+                    {
                         err(
                             errs,
                             &index(path, i),
@@ -629,19 +736,34 @@ fn check_object(
     if let Some(req) = s.get("required").and_then(Value::as_array) {
         for r in req.iter().filter_map(Value::as_str) {
             if !map.contains_key(r) {
-                err(errs, &child(path, r), SchemaErrorKind::Required, "Required value".to_string());
+                err(
+                    errs,
+                    &child(path, r),
+                    SchemaErrorKind::Required,
+                    "Required value".to_string(),
+                );
             }
         }
     }
     let n = map.len() as u64;
     if let Some(max) = get_u64(s, "maxProperties") {
         if n > max {
-            err(errs, path, SchemaErrorKind::TooMany, format!("Too many: {n}: must have at most {max} items"));
+            err(
+                errs,
+                path,
+                SchemaErrorKind::TooMany,
+                format!("Too many: {n}: must have at most {max} items"),
+            );
         }
     }
     if let Some(min) = get_u64(s, "minProperties") {
         if n < min {
-            invalid(errs, path, &min.to_string(), &format!("should have at least {min} properties"));
+            invalid(
+                errs,
+                path,
+                &min.to_string(),
+                &format!("should have at least {min} properties"),
+            );
         }
     }
     let props = s.get("properties").and_then(Value::as_object);
@@ -659,9 +781,18 @@ fn check_object(
 }
 
 fn check_combinators(s: &Map<String, Value>, v: &Value, path: &str, errs: &mut Vec<SchemaError>) {
-    let name = if path.is_empty() { "body".to_string() } else { path.to_string() };
+    let name = if path.is_empty() {
+        "body".to_string()
+    } else {
+        path.to_string()
+    };
     let combinator_err = |errs: &mut Vec<SchemaError>, msg: String| {
-        err(errs, path, SchemaErrorKind::Invalid, format!("Invalid value: \"\": {msg}"));
+        err(
+            errs,
+            path,
+            SchemaErrorKind::Invalid,
+            format!("Invalid value: \"\": {msg}"),
+        );
     };
     if let Some(all) = s.get("allOf").and_then(Value::as_array) {
         let mut sub = Vec::new();
@@ -674,8 +805,15 @@ fn check_combinators(s: &Map<String, Value>, v: &Value, path: &str, errs: &mut V
             }
         }
         if failed > 0 {
-            let extra = if failed == all.len() { ". Found none valid" } else { "" };
-            combinator_err(errs, format!("{name} must validate all the schemas (allOf){extra}"));
+            let extra = if failed == all.len() {
+                ". Found none valid"
+            } else {
+                ""
+            };
+            combinator_err(
+                errs,
+                format!("{name} must validate all the schemas (allOf){extra}"),
+            );
             errs.extend(sub);
         }
     }
@@ -694,7 +832,10 @@ fn check_combinators(s: &Map<String, Value>, v: &Value, path: &str, errs: &mut V
             }
             if !ok {
                 errs.extend(subs);
-                combinator_err(errs, format!("{name} must validate at least one schema (anyOf)"));
+                combinator_err(
+                    errs,
+                    format!("{name} must validate at least one schema (anyOf)"),
+                );
             }
         }
     }
@@ -875,7 +1016,10 @@ mod tests {
         let errs = validate(&ksvc_schema(), &mut o.clone(), true);
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
         assert!(fields.contains(&"spec.bar"), "{errs:?}");
-        assert!(fields.contains(&"spec.template.spec.containers[0].foo"), "{errs:?}");
+        assert!(
+            fields.contains(&"spec.template.spec.containers[0].foo"),
+            "{errs:?}"
+        );
         let e = errs.iter().find(|e| e.field == "spec.bar").unwrap();
         assert_eq!(e.kind, SchemaErrorKind::UnknownField);
         assert_eq!(e.message, "unknown field \"spec.bar\"");
@@ -884,11 +1028,16 @@ mod tests {
         let errs = validate(&ksvc_schema(), &mut o, false);
         assert_eq!(errs, vec![]);
         assert!(o["spec"].get("bar").is_none());
-        assert!(o["spec"]["template"]["spec"]["containers"][0].get("foo").is_none());
+        assert!(o["spec"]["template"]["spec"]["containers"][0]
+            .get("foo")
+            .is_none());
         // preserved subtrees and root metadata untouched
         assert_eq!(o["status"]["anything"], json!({"goes": true}));
         assert_eq!(o["metadata"]["whatever"], json!(1));
-        assert_eq!(o["spec"]["template"]["metadata"]["annotations"]["autoscaling.knative.dev/min-scale"], json!("1"));
+        assert_eq!(
+            o["spec"]["template"]["metadata"]["annotations"]["autoscaling.knative.dev/min-scale"],
+            json!("1")
+        );
     }
 
     #[test]
@@ -910,7 +1059,9 @@ mod tests {
             "spec.template.spec.containerConcurrency: Invalid value: \"string\": spec.template.spec.containerConcurrency in body must be of type integer: \"string\""
         );
         assert_eq!(errs[1].field, "spec.traffic[0].latestRevision");
-        assert!(errs[1].message.ends_with("must be of type boolean: \"string\""));
+        assert!(errs[1]
+            .message
+            .ends_with("must be of type boolean: \"string\""));
     }
 
     #[test]
@@ -920,9 +1071,15 @@ mod tests {
         assert!(validate(&s, &mut json!({"i": 3, "n": 3}), true).is_empty());
         assert!(validate(&s, &mut json!({"i": 3.0, "n": 3.5}), true).is_empty());
         let errs = validate(&s, &mut json!({"i": 3.5}), true);
-        assert_eq!(errs[0].message, "Invalid value: \"number\": i in body must be of type integer: \"number\"");
+        assert_eq!(
+            errs[0].message,
+            "Invalid value: \"number\": i in body must be of type integer: \"number\""
+        );
         let errs = validate(&s, &mut json!({"n": "1"}), true);
-        assert_eq!(errs[0].message, "Invalid value: \"string\": n in body must be of type number: \"string\"");
+        assert_eq!(
+            errs[0].message,
+            "Invalid value: \"string\": n in body must be of type number: \"string\""
+        );
     }
 
     #[test]
@@ -937,12 +1094,22 @@ mod tests {
         o["spec"]["traffic"][0]["tag"] = json!("Bad_Tag");
         o["spec"]["template"]["spec"]["containers"][0]["name"] = json!("x".repeat(64));
         let errs = validate(&ksvc_schema(), &mut o, false);
-        let by_field = |f: &str| errs.iter().find(|e| e.field == f).unwrap_or_else(|| panic!("{f}: {errs:?}"));
+        let by_field = |f: &str| {
+            errs.iter()
+                .find(|e| e.field == f)
+                .unwrap_or_else(|| panic!("{f}: {errs:?}"))
+        };
         let e = by_field("spec.template.spec.containers[0].image");
-        assert_eq!((e.kind.clone(), e.message.as_str()), (SchemaErrorKind::Required, "Required value"));
+        assert_eq!(
+            (e.kind.clone(), e.message.as_str()),
+            (SchemaErrorKind::Required, "Required value")
+        );
         let e = by_field("spec.template.spec.containers[0].ports[0].protocol");
         assert_eq!(e.kind, SchemaErrorKind::NotSupported);
-        assert_eq!(e.message, "Unsupported value: \"HTTP\": supported values: \"TCP\", \"UDP\", \"SCTP\"");
+        assert_eq!(
+            e.message,
+            "Unsupported value: \"HTTP\": supported values: \"TCP\", \"UDP\", \"SCTP\""
+        );
         let e = by_field("spec.traffic[0].percent");
         assert_eq!(e.message, "Invalid value: 120: spec.traffic[0].percent in body should be less than or equal to 100");
         let e = by_field("spec.traffic[0].tag");
@@ -951,7 +1118,13 @@ mod tests {
             "Invalid value: \"Bad_Tag\": spec.traffic[0].tag in body should match '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'"
         );
         let e = by_field("spec.template.spec.containers[0].name");
-        assert_eq!((e.kind.clone(), e.message.as_str()), (SchemaErrorKind::TooLong, "Too long: may not be longer than 63"));
+        assert_eq!(
+            (e.kind.clone(), e.message.as_str()),
+            (
+                SchemaErrorKind::TooLong,
+                "Too long: may not be longer than 63"
+            )
+        );
         assert_eq!(errs.len(), 5, "{errs:?}");
     }
 
@@ -965,19 +1138,29 @@ mod tests {
         let errs = validate(&s, &mut o, true);
         assert_eq!(o, json!({"b": null, "c": ["x", null]}));
         assert_eq!(errs.len(), 2, "{errs:?}");
-        assert_eq!((errs[0].field.as_str(), errs[0].kind.clone()), ("a", SchemaErrorKind::Required));
+        assert_eq!(
+            (errs[0].field.as_str(), errs[0].kind.clone()),
+            ("a", SchemaErrorKind::Required)
+        );
         assert_eq!(errs[1].field, "c[1]");
-        assert_eq!(errs[1].message, "Invalid value: \"null\": c[1] in body must be of type string: \"null\"");
+        assert_eq!(
+            errs[1].message,
+            "Invalid value: \"null\": c[1] in body must be of type string: \"null\""
+        );
     }
 
     #[test]
     fn int_or_string() {
-        let s = json!({"type": "object", "properties": {"p": {"x-kubernetes-int-or-string": true}}});
+        let s =
+            json!({"type": "object", "properties": {"p": {"x-kubernetes-int-or-string": true}}});
         assert!(validate(&s, &mut json!({"p": 80}), true).is_empty());
         assert!(validate(&s, &mut json!({"p": "http"}), true).is_empty());
         let errs = validate(&s, &mut json!({"p": true}), true);
         assert_eq!(errs.len(), 1);
-        assert_eq!(errs[0].message, "Invalid value: \"boolean\": p in body must be of type integer,string: \"boolean\"");
+        assert_eq!(
+            errs[0].message,
+            "Invalid value: \"boolean\": p in body must be of type integer,string: \"boolean\""
+        );
     }
 
     #[test]
@@ -986,9 +1169,19 @@ mod tests {
             "l": {"type": "array", "minItems": 2, "maxItems": 3, "uniqueItems": true, "items": {"type": "integer"}},
             "m": {"type": "object", "minProperties": 1, "maxProperties": 2, "additionalProperties": {"type": "string"}}}});
         let errs = validate(&s, &mut json!({"l": [1], "m": {}}), true);
-        assert_eq!(errs[0].message, "Invalid value: 1: l in body should have at least 2 items");
-        assert_eq!(errs[1].message, "Invalid value: 1: m in body should have at least 1 properties");
-        let errs = validate(&s, &mut json!({"l": [1, 2, 2, 3], "m": {"a": "1", "b": "2", "c": 3}}), true);
+        assert_eq!(
+            errs[0].message,
+            "Invalid value: 1: l in body should have at least 2 items"
+        );
+        assert_eq!(
+            errs[1].message,
+            "Invalid value: 1: m in body should have at least 1 properties"
+        );
+        let errs = validate(
+            &s,
+            &mut json!({"l": [1, 2, 2, 3], "m": {"a": "1", "b": "2", "c": 3}}),
+            true,
+        );
         let msgs: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
         assert_eq!(
             msgs,
@@ -1037,7 +1230,10 @@ mod tests {
             "properties": {"n": {"type": "integer"}, "o": {"type": "object", "properties": {"k": {"type": "string"}}}}}}});
         let mut o = json!({"spec": {"free": {"a": 1}, "n": 1, "o": {"k": "v", "drop": 1}}});
         assert!(validate(&s, &mut o, false).is_empty());
-        assert_eq!(o, json!({"spec": {"free": {"a": 1}, "n": 1, "o": {"k": "v"}}}));
+        assert_eq!(
+            o,
+            json!({"spec": {"free": {"a": 1}, "n": 1, "o": {"k": "v"}}})
+        );
         let errs = validate(&s, &mut json!({"spec": {"n": "x"}}), true);
         assert_eq!(errs.len(), 1);
     }
@@ -1053,10 +1249,16 @@ mod tests {
         assert!(validate(&s, &mut json!({"v": {"a": "1"}}), true).is_empty());
         let errs = validate(&s, &mut json!({"v": {"a": "1", "b": "2"}}), true);
         assert_eq!(errs.len(), 1, "{errs:?}");
-        assert!(errs[0].message.contains("v must validate one and only one schema (oneOf)"));
+        assert!(errs[0]
+            .message
+            .contains("v must validate one and only one schema (oneOf)"));
         let errs = validate(&s, &mut json!({"v": {}}), true);
-        assert!(errs.iter().any(|e| e.field == "v.a" && e.kind == SchemaErrorKind::Required));
-        assert!(errs.iter().any(|e| e.message.contains("(oneOf). Found none valid")));
+        assert!(errs
+            .iter()
+            .any(|e| e.field == "v.a" && e.kind == SchemaErrorKind::Required));
+        assert!(errs
+            .iter()
+            .any(|e| e.message.contains("(oneOf). Found none valid")));
 
         let s = json!({"type": "object", "properties": {"q": {
             "x-kubernetes-int-or-string": true,
@@ -1064,14 +1266,23 @@ mod tests {
         assert!(validate(&s, &mut json!({"q": 5}), true).is_empty());
         assert!(validate(&s, &mut json!({"q": "500m"}), true).is_empty());
         let errs = validate(&s, &mut json!({"q": "abc"}), true);
-        assert!(errs.iter().any(|e| e.message.ends_with("q must validate at least one schema (anyOf)")), "{errs:?}");
+        assert!(
+            errs.iter().any(|e| e
+                .message
+                .ends_with("q must validate at least one schema (anyOf)")),
+            "{errs:?}"
+        );
 
         let s = json!({"type": "object", "properties": {"n": {"type": "integer",
             "allOf": [{"minimum": 1}, {"maximum": 5}]}}});
         assert!(validate(&s, &mut json!({"n": 3}), true).is_empty());
         let errs = validate(&s, &mut json!({"n": 9}), true);
-        assert!(errs.iter().any(|e| e.message.contains("must validate all the schemas (allOf)")));
-        assert!(errs.iter().any(|e| e.message.contains("should be less than or equal to 5")));
+        assert!(errs
+            .iter()
+            .any(|e| e.message.contains("must validate all the schemas (allOf)")));
+        assert!(errs
+            .iter()
+            .any(|e| e.message.contains("should be less than or equal to 5")));
     }
 
     #[test]
@@ -1081,7 +1292,11 @@ mod tests {
             "map": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name", "port"],
                     "items": {"type": "object", "properties": {"name": {"type": "string"}, "port": {"type": "integer"}}}}}});
         assert!(validate(&s, &mut json!({"set": ["a", "b"], "map": [{"name": "a", "port": 1}, {"name": "a", "port": 2}]}), true).is_empty());
-        let errs = validate(&s, &mut json!({"set": ["a", "b", "a"], "map": [{"name": "a", "port": 1}, {"name": "a", "port": 1}]}), true);
+        let errs = validate(
+            &s,
+            &mut json!({"set": ["a", "b", "a"], "map": [{"name": "a", "port": 1}, {"name": "a", "port": 1}]}),
+            true,
+        );
         let msgs: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
         assert_eq!(
             msgs,
@@ -1099,7 +1314,11 @@ mod tests {
             "i": {"type": "integer", "format": "int32"}}});
         assert!(validate(&s, &mut json!({"t": "2024-01-01T00:00:00Z", "i": 5}), true).is_empty());
         assert!(validate(&s, &mut json!({"t": "2024-01-01T00:00:00.123+02:00"}), true).is_empty());
-        let errs = validate(&s, &mut json!({"t": "yesterday", "i": 4_000_000_000u64}), true);
+        let errs = validate(
+            &s,
+            &mut json!({"t": "yesterday", "i": 4_000_000_000u64}),
+            true,
+        );
         let msgs: Vec<&str> = errs.iter().map(|e| e.message.as_str()).collect();
         assert_eq!(
             msgs,
@@ -1131,7 +1350,10 @@ mod tests {
             "items": {"type": "array", "items": {"type": "object", "properties": {"w": {"type": "integer", "default": 5}}}}}}}});
         let mut o = json!({"spec": {"mode": null, "items": [{}, {"w": 2}]}});
         apply_defaults(&s, &mut o);
-        assert_eq!(o, json!({"spec": {"replicas": 1, "mode": "fast", "items": [{"w": 5}, {"w": 2}]}}));
+        assert_eq!(
+            o,
+            json!({"spec": {"replicas": 1, "mode": "fast", "items": [{"w": 5}, {"w": 2}]}})
+        );
     }
 
     #[test]
@@ -1159,7 +1381,12 @@ mod tests {
         }
 
         #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, JsonSchema)]
-        #[kube(group = "skiff.dev", version = "v1alpha1", kind = "Countdown", namespaced)]
+        #[kube(
+            group = "skiff.dev",
+            version = "v1alpha1",
+            kind = "Countdown",
+            namespaced
+        )]
         #[kube(status = "CountdownStatus")]
         #[serde(rename_all = "camelCase")]
         pub struct CountdownSpec {
@@ -1182,7 +1409,12 @@ mod tests {
 
         fn schema() -> Value {
             let crd = Countdown::crd();
-            let v = crd.spec.versions[0].schema.clone().unwrap().open_api_v3_schema.unwrap();
+            let v = crd.spec.versions[0]
+                .schema
+                .clone()
+                .unwrap()
+                .open_api_v3_schema
+                .unwrap();
             serde_json::to_value(v).unwrap()
         }
 
@@ -1225,7 +1457,11 @@ mod tests {
                     message: Some("hi".into()),
                     labels: BTreeMap::new(),
                     mode: Mode::Slow,
-                    containers: vec![Container { name: "c".into(), image: Some("busybox".into()), ..Default::default() }],
+                    containers: vec![Container {
+                        name: "c".into(),
+                        image: Some("busybox".into()),
+                        ..Default::default()
+                    }],
                 },
             );
             let mut v = serde_json::to_value(&typed).unwrap();
@@ -1242,15 +1478,36 @@ mod tests {
                          "containers": [{"name": "a", "ports": [{"containerPort": "x"}]}]}
             });
             let errs = validate(&s, &mut o, true);
-            let fields: Vec<(&str, SchemaErrorKind)> = errs.iter().map(|e| (e.field.as_str(), e.kind.clone())).collect();
-            assert!(fields.contains(&("spec.extra", SchemaErrorKind::UnknownField)), "{errs:#?}");
-            assert!(fields.contains(&("spec.seconds", SchemaErrorKind::Invalid)), "{errs:#?}");
-            assert!(fields.contains(&("spec.mode", SchemaErrorKind::NotSupported)), "{errs:#?}");
-            assert!(fields.contains(&("spec.containers[0].ports[0].containerPort", SchemaErrorKind::Invalid)), "{errs:#?}");
+            let fields: Vec<(&str, SchemaErrorKind)> = errs
+                .iter()
+                .map(|e| (e.field.as_str(), e.kind.clone()))
+                .collect();
+            assert!(
+                fields.contains(&("spec.extra", SchemaErrorKind::UnknownField)),
+                "{errs:#?}"
+            );
+            assert!(
+                fields.contains(&("spec.seconds", SchemaErrorKind::Invalid)),
+                "{errs:#?}"
+            );
+            assert!(
+                fields.contains(&("spec.mode", SchemaErrorKind::NotSupported)),
+                "{errs:#?}"
+            );
+            assert!(
+                fields.contains(&(
+                    "spec.containers[0].ports[0].containerPort",
+                    SchemaErrorKind::Invalid
+                )),
+                "{errs:#?}"
+            );
             let mut o2 = o.clone();
             o2["spec"] = json!({"mode": "fast"});
             let errs = validate(&s, &mut o2, false);
-            assert_eq!(errs.iter().map(|e| e.to_string()).collect::<Vec<_>>(), vec!["spec.seconds: Required value"]);
+            assert_eq!(
+                errs.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+                vec!["spec.seconds: Required value"]
+            );
         }
     }
 }

@@ -121,7 +121,11 @@ impl Requirement {
         for (i, v) in values.iter().enumerate() {
             let verrs = label_value_errors(v);
             if !verrs.is_empty() {
-                errs.push(invalid(&format!("values[{i}][{key}]"), &go_quote(v), &verrs.join("; ")));
+                errs.push(invalid(
+                    &format!("values[{i}][{key}]"),
+                    &go_quote(v),
+                    &verrs.join("; "),
+                ));
             }
         }
         if !errs.is_empty() {
@@ -130,7 +134,11 @@ impl Requirement {
         let mut values = values;
         values.sort();
         values.dedup();
-        Ok(Requirement { key: key.to_string(), operator, values })
+        Ok(Requirement {
+            key: key.to_string(),
+            operator,
+            values,
+        })
     }
 
     /// Whether this requirement holds for `labels`.
@@ -138,12 +146,16 @@ impl Requirement {
         let val = labels.and_then(|l| l.get(&self.key)).map(label_str);
         let has = |v: &str| self.values.iter().any(|x| x == v);
         match self.operator {
-            Operator::In | Operator::Equals | Operator::DoubleEquals => val.is_some_and(|v| has(&v)),
+            Operator::In | Operator::Equals | Operator::DoubleEquals => {
+                val.is_some_and(|v| has(&v))
+            }
             Operator::NotIn | Operator::NotEquals => val.is_none_or(|v| !has(&v)),
             Operator::Exists => val.is_some(),
             Operator::DoesNotExist => val.is_none(),
             Operator::GreaterThan | Operator::LessThan => {
-                let Some(lv) = val.and_then(|v| v.parse::<i64>().ok()) else { return false };
+                let Some(lv) = val.and_then(|v| v.parse::<i64>().ok()) else {
+                    return false;
+                };
                 let Some(rv) = self.values.first().and_then(|v| v.parse::<i64>().ok()) else {
                     return false;
                 };
@@ -423,11 +435,22 @@ impl Parser {
         };
         let kerrs = label_key_errors(&key);
         if !kerrs.is_empty() {
-            return Err(format!("<nil>: Invalid value: {}: {}", go_quote(&key), kerrs.join("; ")));
+            return Err(format!(
+                "<nil>: Invalid value: {}: {}",
+                go_quote(&key),
+                kerrs.join("; ")
+            ));
         }
         let la = self.peek(true);
         if la == Tok::End || la == Tok::Comma {
-            return Ok((key, Some(if not { Operator::DoesNotExist } else { Operator::Exists })));
+            return Ok((
+                key,
+                Some(if not {
+                    Operator::DoesNotExist
+                } else {
+                    Operator::Exists
+                }),
+            ));
         }
         if not {
             // Kubernetes leaves the operator as DoesNotExist here and then
@@ -474,7 +497,10 @@ impl Parser {
                 self.next(true);
                 Ok(vec![String::new()])
             }
-            other => Err(format!("found '{}', expected: ',', ')' or identifier", other.literal())),
+            other => Err(format!(
+                "found '{}', expected: ',', ')' or identifier",
+                other.literal()
+            )),
         }
     }
 
@@ -490,7 +516,10 @@ impl Parser {
                         Tok::Comma => continue,
                         Tok::ClosedPar => return Ok(s),
                         other => {
-                            return Err(format!("found '{}', expected: ',' or ')'", other.literal()))
+                            return Err(format!(
+                                "found '{}', expected: ',' or ')'",
+                                other.literal()
+                            ))
                         }
                     }
                 }
@@ -508,7 +537,10 @@ impl Parser {
                     }
                 }
                 other => {
-                    return Err(format!("found '{}', expected: ',', or identifier", other.literal()))
+                    return Err(format!(
+                        "found '{}', expected: ',', or identifier",
+                        other.literal()
+                    ))
                 }
             }
         }
@@ -529,10 +561,16 @@ impl Parser {
 impl LabelSelector {
     /// Parses the `labelSelector` query-parameter syntax (Kubernetes' `labels.Parse`).
     pub fn parse(s: &str) -> Result<Self, String> {
-        let mut p = Parser { toks: lex(s), pos: 0 };
+        let mut p = Parser {
+            toks: lex(s),
+            pos: 0,
+        };
         let mut reqs = p.parse()?;
         reqs.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(LabelSelector { requirements: reqs, nothing: false })
+        Ok(LabelSelector {
+            requirements: reqs,
+            nothing: false,
+        })
     }
 
     /// A selector that matches everything.
@@ -542,7 +580,10 @@ impl LabelSelector {
 
     /// A selector that matches nothing (`labels.Nothing()`).
     pub fn nothing() -> Self {
-        LabelSelector { requirements: vec![], nothing: true }
+        LabelSelector {
+            requirements: vec![],
+            nothing: true,
+        }
     }
 
     /// Whether an object with these `metadata.labels` is selected.
@@ -598,7 +639,9 @@ pub fn selector_from_label_selector_json(sel: &Value) -> Result<LabelSelector, S
         None | Some(Value::Null) => {}
         Some(Value::Object(ml)) => {
             for (k, v) in ml {
-                let v = v.as_str().ok_or_else(|| format!("matchLabels[{k}] must be a string"))?;
+                let v = v
+                    .as_str()
+                    .ok_or_else(|| format!("matchLabels[{k}] must be a string"))?;
                 reqs.push(Requirement::new(k, Operator::Equals, vec![v.to_string()])?);
             }
         }
@@ -615,13 +658,19 @@ pub fn selector_from_label_selector_json(sel: &Value) -> Result<LabelSelector, S
                     "NotIn" => Operator::NotIn,
                     "Exists" => Operator::Exists,
                     "DoesNotExist" => Operator::DoesNotExist,
-                    other => return Err(format!("{other:?} is not a valid label selector operator")),
+                    other => {
+                        return Err(format!("{other:?} is not a valid label selector operator"))
+                    }
                 };
                 let values: Vec<String> = match e.get("values") {
                     None | Some(Value::Null) => vec![],
                     Some(Value::Array(a)) => a
                         .iter()
-                        .map(|v| v.as_str().map(str::to_string).ok_or("values must be strings"))
+                        .map(|v| {
+                            v.as_str()
+                                .map(str::to_string)
+                                .ok_or("values must be strings")
+                        })
                         .collect::<Result<_, _>>()?,
                     Some(_) => return Err("values must be an array".into()),
                 };
@@ -631,7 +680,10 @@ pub fn selector_from_label_selector_json(sel: &Value) -> Result<LabelSelector, S
         Some(_) => return Err("matchExpressions must be an array".into()),
     }
     reqs.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(LabelSelector { requirements: reqs, nothing: false })
+    Ok(LabelSelector {
+        requirements: reqs,
+        nothing: false,
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -713,7 +765,11 @@ fn unescape_value(s: &str) -> Result<String, String> {
         if in_slash {
             match c {
                 '\\' | ',' | '=' => out.push(c),
-                _ => return Err(format!("invalid field selector: invalid escape sequence: \\{c}")),
+                _ => {
+                    return Err(format!(
+                        "invalid field selector: invalid escape sequence: \\{c}"
+                    ))
+                }
             }
             in_slash = false;
             continue;
@@ -743,13 +799,19 @@ impl FieldSelector {
                 continue;
             }
             let Some((lhs, op, rhs)) = split_term(part) else {
-                return Err(format!("invalid selector: '{s}'; can't understand '{part}'"));
+                return Err(format!(
+                    "invalid selector: '{s}'; can't understand '{part}'"
+                ));
             };
             let value = unescape_value(rhs)?;
             if !DEFAULT_FIELDS.contains(&lhs) && !extra_fields.contains(&lhs) {
                 return Err(format!("field label not supported: {lhs}"));
             }
-            terms.push(FieldRequirement { field: lhs.to_string(), equals: op != "!=", value });
+            terms.push(FieldRequirement {
+                field: lhs.to_string(),
+                equals: op != "!=",
+                value,
+            });
         }
         Ok(FieldSelector { terms })
     }
@@ -857,8 +919,13 @@ mod tests {
     #[test]
     fn keys_with_prefix() {
         let sel = LabelSelector::parse("serving.knative.dev/service=hello").unwrap();
-        assert!(sel.matches(Some(&labels(json!({"serving.knative.dev/service": "hello"})))));
-        assert_eq!(sel.requires_exact_match("serving.knative.dev/service"), Some("hello"));
+        assert!(sel.matches(Some(&labels(
+            json!({"serving.knative.dev/service": "hello"})
+        ))));
+        assert_eq!(
+            sel.requires_exact_match("serving.knative.dev/service"),
+            Some("hello")
+        );
     }
 
     #[test]
@@ -894,7 +961,10 @@ mod tests {
             "{e}"
         );
         let e = LabelSelector::parse("a>x").unwrap_err();
-        assert!(e.contains("for 'Gt', 'Lt' operators, the value must be an integer"), "{e}");
+        assert!(
+            e.contains("for 'Gt', 'Lt' operators, the value must be an integer"),
+            "{e}"
+        );
         assert!(LabelSelector::parse("a=b c").is_err());
         assert!(LabelSelector::parse("a=b)").is_err());
     }
@@ -910,13 +980,19 @@ mod tests {
         }))
         .unwrap();
         assert!(sel.matches(Some(&labels(json!({"app": "web", "tier": "mid"})))));
-        assert!(!sel.matches(Some(&labels(json!({"app": "web", "tier": "mid", "legacy": "1"})))));
-        assert!(selector_from_label_selector_json(&json!({})).unwrap().is_empty());
+        assert!(!sel.matches(Some(&labels(
+            json!({"app": "web", "tier": "mid", "legacy": "1"})
+        ))));
+        assert!(selector_from_label_selector_json(&json!({}))
+            .unwrap()
+            .is_empty());
         let nothing = selector_from_label_selector_json(&Value::Null).unwrap();
         assert!(!nothing.matches(None) && !nothing.is_empty());
         assert_eq!(
-            selector_from_label_selector_json(&json!({"matchExpressions": [{"key": "a", "operator": "Foo"}]}))
-                .unwrap_err(),
+            selector_from_label_selector_json(
+                &json!({"matchExpressions": [{"key": "a", "operator": "Foo"}]})
+            )
+            .unwrap_err(),
             "\"Foo\" is not a valid label selector operator"
         );
         assert_eq!(
@@ -932,7 +1008,8 @@ mod tests {
         let s = FieldSelector::parse("metadata.name=hello", &[]).unwrap();
         assert!(s.matches(&obj));
         assert_eq!(s.exact_name(), Some("hello"));
-        let s = FieldSelector::parse("metadata.name==hello,metadata.namespace!=kube-system", &[]).unwrap();
+        let s = FieldSelector::parse("metadata.name==hello,metadata.namespace!=kube-system", &[])
+            .unwrap();
         assert!(s.matches(&obj));
         assert_eq!(s.exact_name(), Some("hello"));
         let s = FieldSelector::parse("metadata.name!=hello", &[]).unwrap();
@@ -942,7 +1019,11 @@ mod tests {
             FieldSelector::parse("spec.foo=bar", &[]).unwrap_err(),
             "field label not supported: spec.foo"
         );
-        let s = FieldSelector::parse("status.phase=Running,status.ready=true", &["status.phase", "status.ready"]).unwrap();
+        let s = FieldSelector::parse(
+            "status.phase=Running,status.ready=true",
+            &["status.phase", "status.ready"],
+        )
+        .unwrap();
         assert!(s.matches(&obj));
         assert!(FieldSelector::parse("", &[]).unwrap().is_empty());
         assert_eq!(

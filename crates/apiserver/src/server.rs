@@ -39,29 +39,59 @@ pub struct Server {
 
 /// Opens the store, installs built-ins and binds the listener.
 pub async fn start(config: ServerConfig) -> Result<Server> {
-    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
-    let store = Store::open(&config.data_dir.join("skiff.db"), StoreOptions { event_history: config.event_history, ..Default::default() })
-        .context("opening the store")?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+    let store = Store::open(
+        &config.data_dir.join("skiff.db"),
+        StoreOptions {
+            event_history: config.event_history,
+            ..Default::default()
+        },
+    )
+    .context("opening the store")?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let objects = Arc::new(Objects::new(Arc::new(store), clock));
     install_builtins(&objects)?;
-    let listener = TcpListener::bind(config.api_addr).await.with_context(|| format!("binding {}", config.api_addr))?;
+    let listener = TcpListener::bind(config.api_addr)
+        .await
+        .with_context(|| format!("binding {}", config.api_addr))?;
     let local_addr = listener.local_addr()?;
     let creds = crate::pki::ensure(&config.data_dir, local_addr)?;
     let tls = Arc::new(crate::pki::tls_config(&creds)?);
-    let app = Arc::new(App { objects, tokens: vec![creds.admin_token.clone()], options: config.http.clone() });
-    Ok(Server { app, local_addr, kubeconfig: creds.kubeconfig_path, listener, tls })
+    let app = Arc::new(App {
+        objects,
+        tokens: vec![creds.admin_token.clone()],
+        options: config.http.clone(),
+    });
+    Ok(Server {
+        app,
+        local_addr,
+        kubeconfig: creds.kubeconfig_path,
+        listener,
+        tls,
+    })
 }
 
 /// Creates the namespaces and CRDs every server has, updating CRDs whose definition
 /// changed with a new skiff version.
 pub fn install_builtins(objects: &Objects) -> Result<()> {
     let registry = objects.registry();
-    let ns_def = registry.find("", "v1", "namespaces").context("namespaces are always served")?;
+    let ns_def = registry
+        .find("", "v1", "namespaces")
+        .context("namespaces are always served")?;
     for ns in ["default", "kube-system", "kube-public", "knative-serving"] {
-        if objects.store.get(&Key::new("/namespaces", "", ns)).is_none() {
+        if objects
+            .store
+            .get(&Key::new("/namespaces", "", ns))
+            .is_none()
+        {
             objects
-                .create(&ns_def, "", json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}), &WriteOptions::default())
+                .create(
+                    &ns_def,
+                    "",
+                    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+                    &WriteOptions::default(),
+                )
                 .map_err(|e| anyhow::anyhow!("creating namespace {ns}: {e}"))?;
         }
     }
@@ -70,13 +100,24 @@ pub fn install_builtins(objects: &Objects) -> Result<()> {
         .context("CRDs are always served")?;
     for crd in skiff_api::builtin_crds() {
         let mut crd: Value = serde_json::to_value(&crd)?;
-        let name = crd.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
-        match objects.store.get(&Key::new("apiextensions.k8s.io/customresourcedefinitions", "", &name)) {
+        let name = crd
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        match objects.store.get(&Key::new(
+            "apiextensions.k8s.io/customresourcedefinitions",
+            "",
+            &name,
+        )) {
             None => {
-                objects.create(&crd_def, "", crd, &WriteOptions::default()).map_err(|e| anyhow::anyhow!("installing CRD {name}: {e}"))?;
+                objects
+                    .create(&crd_def, "", crd, &WriteOptions::default())
+                    .map_err(|e| anyhow::anyhow!("installing CRD {name}: {e}"))?;
             }
             Some(existing) if existing.get("spec") != crd.get("spec") => {
-                crd["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"].clone();
+                crd["metadata"]["resourceVersion"] =
+                    existing["metadata"]["resourceVersion"].clone();
                 objects
                     .update(&crd_def, "", &name, crd, false, &WriteOptions::default())
                     .map_err(|e| anyhow::anyhow!("updating CRD {name}: {e}"))?;
@@ -92,7 +133,10 @@ impl Server {
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
         let router = router(self.app.clone(), true);
         let acceptor = tokio_rustls::TlsAcceptor::from(self.tls.clone());
-        tokio::spawn(crate::gc::run(self.app.objects.clone(), Duration::from_secs(30)));
+        tokio::spawn(crate::gc::run(
+            self.app.objects.clone(),
+            Duration::from_secs(30),
+        ));
         tokio::pin!(shutdown);
         loop {
             let (tcp, peer) = tokio::select! {
@@ -113,12 +157,17 @@ impl Server {
                         return;
                     }
                 };
-                let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let mut router = router.clone();
-                    async move { router.call(req.map(axum::body::Body::new)).await }
-                });
+                let service = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let mut router = router.clone();
+                        async move { router.call(req.map(axum::body::Body::new)).await }
+                    },
+                );
                 let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(tls), service).await {
+                if let Err(e) = builder
+                    .serve_connection_with_upgrades(TokioIo::new(tls), service)
+                    .await
+                {
                     tracing::debug!(%peer, error = %e, "connection ended with an error");
                 }
             });
@@ -137,11 +186,19 @@ pub async fn run(config: ServerConfig) -> Result<()> {
         startup_ms = started.elapsed().as_millis() as u64,
         "skiff API server ready"
     );
-    eprintln!("skiff API server listening on https://{}", server.local_addr);
-    eprintln!("kubeconfig: export KUBECONFIG={}", server.kubeconfig.display());
+    eprintln!(
+        "skiff API server listening on https://{}",
+        server.local_addr
+    );
+    eprintln!(
+        "kubeconfig: export KUBECONFIG={}",
+        server.kubeconfig.display()
+    );
     server
         .serve(async {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}

@@ -37,7 +37,13 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        ApiError { code, reason, message: message.into(), subject: None, causes: Vec::new() }
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            subject: None,
+            causes: Vec::new(),
+        }
     }
     /// 400 BadRequest.
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -55,12 +61,20 @@ impl ApiError {
     pub fn not_found(group: &str, resource: &str, name: &str) -> Self {
         let qualified = qualified(group, resource);
         let mut e = Self::new(404, "NotFound", format!("{qualified} \"{name}\" not found"));
-        e.subject = Some(Subject { group: group.into(), kind: resource.into(), name: name.into() });
+        e.subject = Some(Subject {
+            group: group.into(),
+            kind: resource.into(),
+            name: name.into(),
+        });
         e
     }
     /// 404 for a path the server does not serve.
     pub fn no_route() -> Self {
-        Self::new(404, "NotFound", "the server could not find the requested resource")
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
     }
     /// 405 for a verb a resource does not support.
     pub fn method_not_allowed(message: impl Into<String>) -> Self {
@@ -68,8 +82,16 @@ impl ApiError {
     }
     /// 409 AlreadyExists.
     pub fn already_exists(group: &str, resource: &str, name: &str) -> Self {
-        let mut e = Self::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", qualified(group, resource)));
-        e.subject = Some(Subject { group: group.into(), kind: resource.into(), name: name.into() });
+        let mut e = Self::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", qualified(group, resource)),
+        );
+        e.subject = Some(Subject {
+            group: group.into(),
+            kind: resource.into(),
+            name: name.into(),
+        });
         e
     }
     /// 409 Conflict on a stale resourceVersion.
@@ -77,9 +99,16 @@ impl ApiError {
         let mut e = Self::new(
             409,
             "Conflict",
-            format!("Operation cannot be fulfilled on {} \"{name}\": {why}", qualified(group, resource)),
+            format!(
+                "Operation cannot be fulfilled on {} \"{name}\": {why}",
+                qualified(group, resource)
+            ),
         );
-        e.subject = Some(Subject { group: group.into(), kind: resource.into(), name: name.into() });
+        e.subject = Some(Subject {
+            group: group.into(),
+            kind: resource.into(),
+            name: name.into(),
+        });
         e
     }
     /// 410 Gone for a compacted resourceVersion.
@@ -88,7 +117,11 @@ impl ApiError {
     }
     /// 413 for a body over the configured limit.
     pub fn too_large(limit: usize) -> Self {
-        Self::new(413, "RequestEntityTooLarge", format!("Request entity too large: limit is {limit}"))
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: limit is {limit}"),
+        )
     }
     /// 415 for a body in a format the endpoint does not take.
     pub fn unsupported_media_type(content_type: &str, accepted: &[&str]) -> Self {
@@ -105,10 +138,20 @@ impl ApiError {
     }
     /// 422 Invalid: `Service.serving.knative.dev "hello" is invalid: <causes>`.
     pub fn invalid(group: &str, kind: &str, name: &str, causes: Vec<Cause>) -> Self {
-        let what = if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") };
+        let what = if group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{group}")
+        };
         let summary: Vec<String> = causes
             .iter()
-            .map(|c| if c.field.is_empty() { c.message.clone() } else { format!("{}: {}", c.field, c.message) })
+            .map(|c| {
+                if c.field.is_empty() {
+                    c.message.clone()
+                } else {
+                    format!("{}: {}", c.field, c.message)
+                }
+            })
             .collect();
         let message = if summary.len() == 1 {
             format!("{what} \"{name}\" is invalid: {}", summary[0])
@@ -119,13 +162,21 @@ impl ApiError {
             code: 422,
             reason: "Invalid",
             message,
-            subject: Some(Subject { group: group.into(), kind: kind.into(), name: name.into() }),
+            subject: Some(Subject {
+                group: group.into(),
+                kind: kind.into(),
+                name: name.into(),
+            }),
             causes,
         }
     }
     /// 500 for failures that are ours, not the client's.
     pub fn internal(message: impl std::fmt::Display) -> Self {
-        Self::new(500, "InternalError", format!("Internal error occurred: {message}"))
+        Self::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {message}"),
+        )
     }
 
     /// The `Status` object for this error.
@@ -187,7 +238,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&self.to_status()).unwrap_or_default();
-        (code, [(http::header::CONTENT_TYPE, "application/json")], body).into_response()
+        (
+            code,
+            [(http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response()
     }
 }
 
@@ -209,17 +265,27 @@ mod tests {
             "serving.knative.dev",
             "Service",
             "hello",
-            vec![Cause { reason: "FieldValueInvalid".into(), message: "bad".into(), field: "spec.x".into() }],
+            vec![Cause {
+                reason: "FieldValueInvalid".into(),
+                message: "bad".into(),
+                field: "spec.x".into(),
+            }],
         );
         let s = e.to_status();
         assert_eq!(s["code"], 422);
         assert_eq!(s["details"]["causes"][0]["field"], "spec.x");
-        assert_eq!(s["message"], "Service.serving.knative.dev \"hello\" is invalid: spec.x: bad");
+        assert_eq!(
+            s["message"],
+            "Service.serving.knative.dev \"hello\" is invalid: spec.x: bad"
+        );
     }
 
     #[test]
     fn not_found_message_matches_kubernetes() {
-        assert_eq!(ApiError::not_found("", "configmaps", "x").message, "configmaps \"x\" not found");
+        assert_eq!(
+            ApiError::not_found("", "configmaps", "x").message,
+            "configmaps \"x\" not found"
+        );
         assert_eq!(
             ApiError::not_found("serving.knative.dev", "services", "x").message,
             "services.serving.knative.dev \"x\" not found"

@@ -26,7 +26,10 @@ impl Representation {
             if alt.contains("as=PartialObjectMetadata") {
                 return Representation::PartialMetadata;
             }
-            if alt.starts_with("application/json") || alt.starts_with("*/*") || alt.starts_with("application/") {
+            if alt.starts_with("application/json")
+                || alt.starts_with("*/*")
+                || alt.starts_with("application/")
+            {
                 return Representation::Full;
             }
         }
@@ -76,7 +79,10 @@ pub fn partial_metadata(obj: &Value) -> Value {
 
 /// One table row.
 pub fn row(def: &ResourceDef, obj: &Value, include: IncludeObject, now: jiff::Timestamp) -> Value {
-    let name = obj.pointer("/metadata/name").cloned().unwrap_or(Value::Null);
+    let name = obj
+        .pointer("/metadata/name")
+        .cloned()
+        .unwrap_or(Value::Null);
     let mut cells = vec![name];
     for c in &def.printer_columns {
         let v = match &c.source {
@@ -132,7 +138,10 @@ mod tests {
             Representation::from_accept("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"),
             Representation::Table
         );
-        assert_eq!(Representation::from_accept("application/json"), Representation::Full);
+        assert_eq!(
+            Representation::from_accept("application/json"),
+            Representation::Full
+        );
         assert_eq!(Representation::from_accept(""), Representation::Full);
     }
 }

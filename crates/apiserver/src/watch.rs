@@ -91,11 +91,17 @@ impl Encoder {
         let payload = match self.repr {
             Representation::Full => (*obj).clone(),
             Representation::PartialMetadata => table::partial_metadata(&obj),
-            Representation::Table => {
-                table::table(&self.def, std::iter::once(&*obj), None, None, self.include, self.objects.clock().now())
-            }
+            Representation::Table => table::table(
+                &self.def,
+                std::iter::once(&*obj),
+                None,
+                None,
+                self.include,
+                self.objects.clock().now(),
+            ),
         };
-        let mut v = serde_json::to_vec(&json!({"type": kind, "object": payload})).unwrap_or_default();
+        let mut v =
+            serde_json::to_vec(&json!({"type": kind, "object": payload})).unwrap_or_default();
         v.push(b'\n');
         Bytes::from(v)
     }
@@ -105,29 +111,50 @@ impl Encoder {
         if initial_end {
             meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
-        let obj = json!({"kind": self.def.kind, "apiVersion": self.def.api_version(), "metadata": meta});
-        let mut v = serde_json::to_vec(&json!({"type": "BOOKMARK", "object": obj})).unwrap_or_default();
+        let obj =
+            json!({"kind": self.def.kind, "apiVersion": self.def.api_version(), "metadata": meta});
+        let mut v =
+            serde_json::to_vec(&json!({"type": "BOOKMARK", "object": obj})).unwrap_or_default();
         v.push(b'\n');
         Bytes::from(v)
     }
 }
 
 fn error_line(e: &ApiError) -> Bytes {
-    let mut v = serde_json::to_vec(&json!({"type": "ERROR", "object": e.to_status()})).unwrap_or_default();
+    let mut v =
+        serde_json::to_vec(&json!({"type": "ERROR", "object": e.to_status()})).unwrap_or_default();
     v.push(b'\n');
     Bytes::from(v)
 }
 
 /// Starts a watch and returns the streaming response.
-pub fn watch(app: Arc<App>, def: Arc<ResourceDef>, namespace: Option<String>, opts: ListOptions, params: WatchParams) -> Result<Response, ApiError> {
+pub fn watch(
+    app: Arc<App>,
+    def: Arc<ResourceDef>,
+    namespace: Option<String>,
+    opts: ListOptions,
+    params: WatchParams,
+) -> Result<Response, ApiError> {
     let store = app.objects.store.clone();
-    let filter = Filter { resource: def.storage_resource(), namespace: namespace.clone(), opts: opts.clone() };
-    let encoder = Encoder { def: def.clone(), repr: params.repr, include: params.include, objects: app.objects.clone() };
+    let filter = Filter {
+        resource: def.storage_resource(),
+        namespace: namespace.clone(),
+        opts: opts.clone(),
+    };
+    let encoder = Encoder {
+        def: def.clone(),
+        repr: params.repr,
+        include: params.include,
+        objects: app.objects.clone(),
+    };
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(256);
 
     let requested: Option<u64> = match params.resource_version.as_str() {
         "" | "0" => None,
-        s => Some(s.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {s}")))?),
+        s => Some(
+            s.parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {s}")))?,
+        ),
     };
     let initial_events = requested.is_none() || params.send_initial_events;
     let start = match requested {
@@ -138,15 +165,32 @@ pub fn watch(app: Arc<App>, def: Arc<ResourceDef>, namespace: Option<String>, op
         Ok(s) => s,
         Err(WatchError::TooOld { requested, oldest }) => {
             let e = ApiError::gone(format!("too old resource version: {requested} ({oldest})"));
-            return Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], error_line(&e)).into_response());
+            return Ok((
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                error_line(&e),
+            )
+                .into_response());
         }
     };
     // The list the synthetic ADDED events come from must be consistent with `last_rv`:
-    // everything up to it is in the list, everything after arrives on `live`.
+    // everything up to it is in the list, everything after arrives on `live`. `live`
+    // was subscribed before the list was taken (atomically, at the list's
+    // resourceVersion), so the watch continues from the list's resourceVersion and
+    // skips the live events the list already contains. (Filtering the list by the
+    // earlier subscription's resourceVersion instead would drop an object changed in
+    // between, and its watcher would see MODIFIED without ever seeing ADDED.)
     let initial: Vec<Arc<Value>> = if initial_events {
-        let (items, _, _) = app.objects.list(&def, namespace.as_deref(), &ListOptions { limit: None, continue_token: None, ..opts })?;
-        let mut items = items;
-        items.retain(|o| skiff_store::resource_version(o) <= last_rv);
+        let (items, list_rv, _) = app.objects.list(
+            &def,
+            namespace.as_deref(),
+            &ListOptions {
+                limit: None,
+                continue_token: None,
+                ..opts
+            },
+        )?;
+        last_rv = last_rv.max(list_rv);
         items
     } else {
         Vec::new()
@@ -219,7 +263,10 @@ pub fn watch(app: Arc<App>, def: Arc<ResourceDef>, namespace: Option<String>, op
     let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
     Ok((
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-cache, private")],
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-cache, private"),
+        ],
         Body::from_stream(stream),
     )
         .into_response())

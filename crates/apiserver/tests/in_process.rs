@@ -16,7 +16,11 @@ fn app(dir: &std::path::Path) -> Arc<App> {
     let store = Store::open(&dir.join("s.db"), StoreOptions::default()).unwrap();
     let objects = Arc::new(Objects::new(Arc::new(store), Arc::new(SystemClock)));
     skiff_apiserver::server::install_builtins(&objects).unwrap();
-    Arc::new(App { objects, tokens: vec![], options: HttpOptions::default() })
+    Arc::new(App {
+        objects,
+        tokens: vec![],
+        options: HttpOptions::default(),
+    })
 }
 
 #[tokio::test]
@@ -25,11 +29,16 @@ async fn in_process_client_crud_and_watch() {
     let client = skiff_apiserver::in_process_client(app(dir.path()));
 
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "a"}, "data": {"k": "v"}})).unwrap();
+    let cm: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "a"}, "data": {"k": "v"}})).unwrap();
     let created = cms.create(&PostParams::default(), &cm).await.unwrap();
     assert!(created.metadata.uid.is_some());
     let patched = cms
-        .patch("a", &PatchParams::default(), &Patch::Merge(json!({"data": {"k2": "v2"}})))
+        .patch(
+            "a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"k2": "v2"}})),
+        )
         .await
         .unwrap();
     assert_eq!(patched.data.unwrap().len(), 2);
@@ -48,7 +57,13 @@ async fn in_process_client_crud_and_watch() {
     let created = ksvcs.create(&PostParams::default(), &svc).await.unwrap();
     assert_eq!(created.metadata.generation, Some(1));
     // Knative defaulting happened on the way in.
-    assert_eq!(created.data["spec"]["template"]["spec"]["timeoutSeconds"], 300);
+    assert_eq!(
+        created.data["spec"]["template"]["spec"]["timeoutSeconds"],
+        300
+    );
     // Containers are kept as written (their defaults go to the Revision).
-    assert_eq!(created.data["spec"]["template"]["spec"]["containers"], json!([{"image": "example.com/hello:latest"}]));
+    assert_eq!(
+        created.data["spec"]["template"]["spec"]["containers"],
+        json!([{"image": "example.com/hello:latest"}])
+    );
 }

@@ -26,7 +26,11 @@ pub struct Key {
 impl Key {
     /// Builds a key from its three parts.
     pub fn new(resource: &str, namespace: &str, name: &str) -> Self {
-        Key { resource: resource.to_string(), namespace: namespace.to_string(), name: name.to_string() }
+        Key {
+            resource: resource.to_string(),
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        }
     }
 }
 
@@ -113,7 +117,10 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { event_history: 100_000, fanout_capacity: 8192 }
+        StoreOptions {
+            event_history: 100_000,
+            fanout_capacity: 8192,
+        }
     }
 }
 
@@ -161,7 +168,10 @@ fn open_conn(path: &Path) -> Result<Connection, StoreError> {
 }
 
 fn rv_of(obj: &Value) -> u64 {
-    obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).and_then(|s| s.parse().ok()).unwrap_or(0)
+    obj.pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 fn set_rv(obj: &mut Value, rv: u64) {
@@ -178,22 +188,34 @@ impl Store {
         let mut objects = BTreeMap::new();
         let mut max_rv = 0u64;
         {
-            let mut stmt = conn.prepare("SELECT resource, namespace, name, rv, object FROM objects")?;
+            let mut stmt =
+                conn.prepare("SELECT resource, namespace, name, rv, object FROM objects")?;
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
-                let key = Key { resource: row.get(0)?, namespace: row.get(1)?, name: row.get(2)? };
+                let key = Key {
+                    resource: row.get(0)?,
+                    namespace: row.get(1)?,
+                    name: row.get(2)?,
+                };
                 let rv: i64 = row.get(3)?;
                 let text: String = row.get(4)?;
                 max_rv = max_rv.max(rv as u64);
                 objects.insert(key, Arc::new(serde_json::from_str(&text)?));
             }
         }
-        let last_event: Option<i64> = conn.query_row("SELECT MAX(rv) FROM events", [], |r| r.get(0))?;
-        let meta_rv: Option<i64> =
-            conn.query_row("SELECT value FROM meta WHERE key = 'rv'", [], |r| r.get(0)).optional()?;
-        let compacted: Option<i64> =
-            conn.query_row("SELECT value FROM meta WHERE key = 'compacted'", [], |r| r.get(0)).optional()?;
-        let rv = max_rv.max(last_event.unwrap_or(0) as u64).max(meta_rv.unwrap_or(0) as u64);
+        let last_event: Option<i64> =
+            conn.query_row("SELECT MAX(rv) FROM events", [], |r| r.get(0))?;
+        let meta_rv: Option<i64> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'rv'", [], |r| r.get(0))
+            .optional()?;
+        let compacted: Option<i64> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'compacted'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let rv = max_rv
+            .max(last_event.unwrap_or(0) as u64)
+            .max(meta_rv.unwrap_or(0) as u64);
         let reader = open_conn(path)?;
         let (fanout, _) = broadcast::channel(options.fanout_capacity);
         Ok(Store {
@@ -228,7 +250,9 @@ impl Store {
         let items = inner
             .objects
             .range(start..)
-            .take_while(|(k, _)| k.resource == resource && namespace.is_none_or(|ns| k.namespace == ns))
+            .take_while(|(k, _)| {
+                k.resource == resource && namespace.is_none_or(|ns| k.namespace == ns)
+            })
             .map(|(_, v)| v.clone())
             .collect();
         (items, inner.rv)
@@ -238,7 +262,12 @@ impl Store {
     /// and garbage collection.
     pub fn keys(&self, resource: Option<&str>) -> Vec<Key> {
         let inner = self.inner.lock().unwrap();
-        inner.objects.keys().filter(|k| resource.is_none_or(|r| k.resource == r)).cloned().collect()
+        inner
+            .objects
+            .keys()
+            .filter(|k| resource.is_none_or(|r| k.resource == r))
+            .cloned()
+            .collect()
     }
 
     /// Atomically reads the object at `key`, lets `decide` choose a [`Mutation`], and
@@ -257,14 +286,28 @@ impl Store {
         };
         let rv = inner.rv + 1;
         let (kind, object) = match mutation {
-            Mutation::Unchanged => return Ok(Ok(Outcome { object: current, event: None })),
+            Mutation::Unchanged => {
+                return Ok(Ok(Outcome {
+                    object: current,
+                    event: None,
+                }))
+            }
             Mutation::Put(mut obj) => {
                 set_rv(&mut obj, rv);
-                let kind = if current.is_some() { EventType::Modified } else { EventType::Added };
+                let kind = if current.is_some() {
+                    EventType::Modified
+                } else {
+                    EventType::Added
+                };
                 (kind, Arc::new(obj))
             }
             Mutation::Delete => match &current {
-                None => return Ok(Ok(Outcome { object: None, event: None })),
+                None => {
+                    return Ok(Ok(Outcome {
+                        object: None,
+                        event: None,
+                    }))
+                }
                 Some(cur) => {
                     let mut obj = (**cur).clone();
                     set_rv(&mut obj, rv);
@@ -302,15 +345,26 @@ impl Store {
         } else {
             inner.objects.insert(key.clone(), object.clone());
         }
-        let event = Event { rv, kind, key: key.clone(), object: object.clone(), prev: current };
+        let event = Event {
+            rv,
+            kind,
+            key: key.clone(),
+            object: object.clone(),
+            prev: current,
+        };
         // No receivers is fine: nobody is watching.
         let _ = self.fanout.send(Arc::new(event.clone()));
         inner.writes_since_compaction += 1;
-        if inner.writes_since_compaction >= 1024 {
+        // Compact every 1024 writes, or sooner when the history is shorter than that, so
+        // the log never holds much more than twice `event_history` events.
+        if inner.writes_since_compaction >= self.options.event_history.clamp(1, 1024) {
             inner.writes_since_compaction = 0;
             Self::compact(&mut inner, self.options.event_history)?;
         }
-        Ok(Ok(Outcome { object: Some(object), event: Some(event) }))
+        Ok(Ok(Outcome {
+            object: Some(object),
+            event: Some(event),
+        }))
     }
 
     fn compact(inner: &mut Inner, keep: u64) -> Result<(), StoreError> {
@@ -323,13 +377,17 @@ impl Store {
         }
         let tx = inner.conn.transaction()?;
         tx.execute("DELETE FROM events WHERE rv <= ?1", params![horizon as i64])?;
-        tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('compacted', ?1)", params![horizon as i64])?;
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('compacted', ?1)",
+            params![horizon as i64],
+        )?;
         tx.commit()?;
         inner.compacted = horizon;
         Ok(())
     }
 
-    /// Forces event-log compaction now (normally it runs every 1024 writes).
+    /// Forces event-log compaction now (normally it runs every 1024 writes, or every
+    /// `event_history` writes if that is smaller).
     pub fn compact_now(&self) -> Result<(), StoreError> {
         let mut inner = self.inner.lock().unwrap();
         Self::compact(&mut inner, self.options.event_history)
@@ -337,15 +395,29 @@ impl Store {
 
     /// Starts a watch from `since` (exclusive): the events already in the log after it,
     /// and a live receiver for everything newer than the returned resourceVersion.
-    pub fn watch_from(&self, since: u64) -> Result<(Vec<Arc<Event>>, u64, broadcast::Receiver<Arc<Event>>), WatchError> {
+    pub fn watch_from(
+        &self,
+        since: u64,
+    ) -> Result<(Vec<Arc<Event>>, u64, broadcast::Receiver<Arc<Event>>), WatchError> {
         let (rx, now, compacted) = {
             let inner = self.inner.lock().unwrap();
             (self.fanout.subscribe(), inner.rv, inner.compacted)
         };
         if since < compacted && since < now {
-            return Err(WatchError::TooOld { requested: since, oldest: compacted + 1 });
+            return Err(WatchError::TooOld {
+                requested: since,
+                oldest: compacted + 1,
+            });
         }
-        let past = if since < now { self.events_between(since, now).map_err(|_| WatchError::TooOld { requested: since, oldest: compacted + 1 })? } else { Vec::new() };
+        let past = if since < now {
+            self.events_between(since, now)
+                .map_err(|_| WatchError::TooOld {
+                    requested: since,
+                    oldest: compacted + 1,
+                })?
+        } else {
+            Vec::new()
+        };
         Ok((past, now, rx))
     }
 
@@ -366,7 +438,11 @@ impl Store {
             out.push(Arc::new(Event {
                 rv: rv as u64,
                 kind: EventType::parse(&kind),
-                key: Key { resource: row.get(2)?, namespace: row.get(3)?, name: row.get(4)? },
+                key: Key {
+                    resource: row.get(2)?,
+                    namespace: row.get(3)?,
+                    name: row.get(4)?,
+                },
                 object: Arc::new(serde_json::from_str(&object)?),
                 prev: match prev {
                     Some(p) => Some(Arc::new(serde_json::from_str(&p)?)),
@@ -394,7 +470,12 @@ mod tests {
     use serde_json::json;
 
     fn put(store: &Store, key: &Key, v: Value) -> Arc<Value> {
-        store.mutate::<()>(key, |_| Ok(Mutation::Put(v))).unwrap().unwrap().object.unwrap()
+        store
+            .mutate::<()>(key, |_| Ok(Mutation::Put(v)))
+            .unwrap()
+            .unwrap()
+            .object
+            .unwrap()
     }
 
     #[test]
@@ -406,9 +487,16 @@ mod tests {
             let store = Store::open(&path, StoreOptions::default()).unwrap();
             let a = put(&store, &key, json!({"metadata": {"name": "a"}}));
             assert_eq!(resource_version(&a), 1);
-            let a = put(&store, &key, json!({"metadata": {"name": "a"}, "data": {"x": "1"}}));
+            let a = put(
+                &store,
+                &key,
+                json!({"metadata": {"name": "a"}, "data": {"x": "1"}}),
+            );
             assert_eq!(resource_version(&a), 2);
-            store.mutate::<()>(&key, |_| Ok(Mutation::Delete)).unwrap().unwrap();
+            store
+                .mutate::<()>(&key, |_| Ok(Mutation::Delete))
+                .unwrap()
+                .unwrap();
         }
         let store = Store::open(&path, StoreOptions::default()).unwrap();
         assert_eq!(store.current_rv(), 3);
@@ -416,15 +504,26 @@ mod tests {
         let (past, now, _rx) = store.watch_from(0).unwrap();
         assert_eq!(now, 3);
         let kinds: Vec<_> = past.iter().map(|e| e.kind).collect();
-        assert_eq!(kinds, vec![EventType::Added, EventType::Modified, EventType::Deleted]);
+        assert_eq!(
+            kinds,
+            vec![EventType::Added, EventType::Modified, EventType::Deleted]
+        );
     }
 
     #[test]
     fn list_is_scoped_by_resource_and_namespace() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("s.db"), StoreOptions::default()).unwrap();
-        for (res, ns, name) in [("/configmaps", "a", "x"), ("/configmaps", "b", "y"), ("/secrets", "a", "z")] {
-            put(&store, &Key::new(res, ns, name), json!({"metadata": {"name": name}}));
+        for (res, ns, name) in [
+            ("/configmaps", "a", "x"),
+            ("/configmaps", "b", "y"),
+            ("/secrets", "a", "z"),
+        ] {
+            put(
+                &store,
+                &Key::new(res, ns, name),
+                json!({"metadata": {"name": name}}),
+            );
         }
         assert_eq!(store.list("/configmaps", None).0.len(), 2);
         assert_eq!(store.list("/configmaps", Some("a")).0.len(), 1);
@@ -442,14 +541,53 @@ mod tests {
     }
 
     #[test]
+    fn short_history_is_compacted_without_being_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(
+            &dir.path().join("s.db"),
+            StoreOptions {
+                event_history: 10,
+                fanout_capacity: 16,
+            },
+        )
+        .unwrap();
+        for i in 0..30 {
+            put(
+                &store,
+                &Key::new("/configmaps", "default", &format!("c{i}")),
+                json!({"metadata": {}}),
+            );
+        }
+        assert!(matches!(
+            store.watch_from(1),
+            Err(WatchError::TooOld { .. })
+        ));
+        assert!(store.watch_from(25).is_ok());
+    }
+
+    #[test]
     fn compaction_makes_old_watches_too_old() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.db"), StoreOptions { event_history: 5, fanout_capacity: 16 }).unwrap();
+        let store = Store::open(
+            &dir.path().join("s.db"),
+            StoreOptions {
+                event_history: 5,
+                fanout_capacity: 16,
+            },
+        )
+        .unwrap();
         for i in 0..20 {
-            put(&store, &Key::new("/configmaps", "default", &format!("c{i}")), json!({"metadata": {}}));
+            put(
+                &store,
+                &Key::new("/configmaps", "default", &format!("c{i}")),
+                json!({"metadata": {}}),
+            );
         }
         store.compact_now().unwrap();
-        assert!(matches!(store.watch_from(2), Err(WatchError::TooOld { .. })));
+        assert!(matches!(
+            store.watch_from(2),
+            Err(WatchError::TooOld { .. })
+        ));
         let (past, _, _) = store.watch_from(16).unwrap();
         assert_eq!(past.len(), 4);
     }

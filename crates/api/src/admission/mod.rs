@@ -134,7 +134,10 @@ pub fn admit(
     // `kubectl apply` of an unchanged manifest a change, since JSON merge patches
     // replace lists whole.
     if matches!(kind, Kind::Service | Kind::Configuration) {
-        if let (Some(containers), Some(slot)) = (as_written, obj.pointer_mut("/spec/template/spec/containers")) {
+        if let (Some(containers), Some(slot)) = (
+            as_written,
+            obj.pointer_mut("/spec/template/spec/containers"),
+        ) {
             *slot = containers;
         }
     }

@@ -122,7 +122,10 @@ fn golden_helloworld_is_accepted_and_defaulted() {
     assert_eq!(rs["containerConcurrency"], 0);
     assert_eq!(rs["enableServiceLinks"], false);
     // Containers are stored as written; their defaults land on the Revision.
-    assert_eq!(rs["containers"], helloworld()["spec"]["template"]["spec"]["containers"]);
+    assert_eq!(
+        rs["containers"],
+        helloworld()["spec"]["template"]["spec"]["containers"]
+    );
     let (r, errs) = admit_kind("Revision", as_revision(&v));
     assert!(errs.is_empty(), "{errs:#?}");
     assert_eq!(r["spec"]["containers"][0]["name"], "user-container");
@@ -998,12 +1001,7 @@ fn volume_mount_path_must_be_absolute() {
 
 #[test]
 fn volume_mount_path_not_reserved() {
-    for path in [
-        "/",
-        "/dev",
-        "/dev/log",
-        "/dev/log/",
-    ] {
+    for path in ["/", "/dev", "/dev/log", "/dev/log/"] {
         let errs = with_volumes(
             json!([{"name": "s", "emptyDir": {}}]),
             json!([{"name": "s", "mountPath": path}]),

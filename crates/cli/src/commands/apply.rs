@@ -7,7 +7,9 @@ use anyhow::Result;
 use serde_json::Value;
 
 use crate::commands::client::{connect, ObjectApi};
-use crate::commands::diff::{clean_manifest, last_applied, merge_patch, patch_is_noop, with_last_applied};
+use crate::commands::diff::{
+    clean_manifest, is_unchanged, last_applied, merge_patch, with_last_applied,
+};
 use crate::commands::errors::{describe_error, exit_failure};
 use crate::commands::manifest::{parse_documents, read_sources, Document};
 use crate::commands::resources::{ResourceInfo, Resources};
@@ -32,7 +34,15 @@ pub async fn run(kubeconfig: Option<PathBuf>, args: ApplyArgs) -> Result<()> {
     let default_ns = args.namespace.clone().unwrap_or(conn.namespace.clone());
     let mut failed = false;
     for doc in &docs {
-        match apply_one(&conn.client, &resources, doc, args.namespace.as_deref(), &default_ns).await {
+        match apply_one(
+            &conn.client,
+            &resources,
+            doc,
+            args.namespace.as_deref(),
+            &default_ns,
+        )
+        .await
+        {
             Ok(line) => println!("{line}"),
             Err(msg) => {
                 eprintln!("{msg}");
@@ -69,12 +79,24 @@ pub struct Target<'r> {
 }
 
 /// Maps a document to its resource, name and namespace (doc, then `-n`, then default).
-pub fn target<'r>(resources: &'r Resources, doc: &Document, ns_flag: Option<&str>, default_ns: &str) -> Result<Target<'r>, String> {
+pub fn target<'r>(
+    resources: &'r Resources,
+    doc: &Document,
+    ns_flag: Option<&str>,
+    default_ns: &str,
+) -> Result<Target<'r>, String> {
     let obj = &doc.object;
     let api_version = obj["apiVersion"].as_str().unwrap_or("");
     let kind = obj["kind"].as_str().unwrap_or("");
-    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
-    let doc_ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).filter(|s| !s.is_empty());
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let doc_ns = obj
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty());
     let Some(info) = resources.for_kind(api_version, kind) else {
         return Err(format!(
             "error: resource mapping not found for name: \"{name}\" namespace: \"{}\" from \"{}\": no matches for kind \"{kind}\" in version \"{api_version}\"\nensure CRDs are installed first",
@@ -97,36 +119,53 @@ pub fn target<'r>(resources: &'r Resources, doc: &Document, ns_flag: Option<&str
     } else {
         None
     };
-    Ok(Target { info, name, namespace })
+    Ok(Target {
+        info,
+        name,
+        namespace,
+    })
 }
 
-async fn apply_one(client: &kube::Client, resources: &Resources, doc: &Document, ns_flag: Option<&str>, default_ns: &str) -> Result<String, String> {
+async fn apply_one(
+    client: &kube::Client,
+    resources: &Resources,
+    doc: &Document,
+    ns_flag: Option<&str>,
+    default_ns: &str,
+) -> Result<String, String> {
     let t = target(resources, doc, ns_flag, default_ns)?;
     let mut manifest = doc.object.clone();
     if let Some(ns) = &t.namespace {
         manifest["metadata"]["namespace"] = Value::String(ns.clone());
     }
-    let desired = with_last_applied(&clean_manifest(&manifest));
+    let clean = clean_manifest(&manifest);
+    let desired = with_last_applied(&clean);
     let api = ObjectApi::new(client, t.info, t.namespace.as_deref());
     let what = format!("{}/{}", t.info.kind_group(), t.name);
     let source = &doc.source;
-    let live = api
-        .get_opt(&t.name)
-        .await
-        .map_err(|e| describe_error(&e, Some(&format!("error when retrieving current configuration of \"{source}\""))))?;
+    let live = api.get_opt(&t.name).await.map_err(|e| {
+        describe_error(
+            &e,
+            Some(&format!(
+                "error when retrieving current configuration of \"{source}\""
+            )),
+        )
+    })?;
     match live {
         None => {
-            api.create(&desired).await.map_err(|e| describe_error(&e, Some(&format!("error when creating \"{source}\""))))?;
+            api.create(&desired).await.map_err(|e| {
+                describe_error(&e, Some(&format!("error when creating \"{source}\"")))
+            })?;
             Ok(format!("{what} created"))
         }
         Some(live) => {
-            let patch = merge_patch(last_applied(&live).as_ref(), &desired);
-            if patch_is_noop(&patch, &live) {
+            if is_unchanged(&clean, &live) {
                 return Ok(format!("{what} unchanged"));
             }
-            api.merge_patch(&t.name, &patch)
-                .await
-                .map_err(|e| describe_error(&e, Some(&format!("error when patching \"{source}\""))))?;
+            let patch = merge_patch(last_applied(&live).as_ref(), &desired);
+            api.merge_patch(&t.name, &patch).await.map_err(|e| {
+                describe_error(&e, Some(&format!("error when patching \"{source}\"")))
+            })?;
             Ok(format!("{what} configured"))
         }
     }
@@ -139,15 +178,23 @@ mod tests {
     use serde_json::json;
 
     fn doc(v: Value) -> Document {
-        Document { source: "f.yaml".into(), object: v }
+        Document {
+            source: "f.yaml".into(),
+            object: v,
+        }
     }
 
     #[test]
     fn targets_resolve_namespace_and_errors() {
         let r = sample();
-        let d = doc(json!({"apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": {"name": "hello"}}));
+        let d = doc(
+            json!({"apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": {"name": "hello"}}),
+        );
         let t = target(&r, &d, None, "default").unwrap();
-        assert_eq!((t.name.as_str(), t.namespace.as_deref()), ("hello", Some("default")));
+        assert_eq!(
+            (t.name.as_str(), t.namespace.as_deref()),
+            ("hello", Some("default"))
+        );
         let t = target(&r, &d, Some("dev"), "dev").unwrap();
         assert_eq!(t.namespace.as_deref(), Some("dev"));
 
@@ -158,7 +205,12 @@ mod tests {
         let e = target(&r, &d, None, "default").err().unwrap();
         assert!(e.starts_with("error: resource mapping not found for name: \"x\" namespace: \"\" from \"f.yaml\": no matches for kind \"Foo\" in version \"x/v1\""), "{e}");
 
-        let d = doc(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "a"}}));
-        assert!(target(&r, &d, Some("b"), "b").err().unwrap().contains("does not match the namespace \"b\""));
+        let d = doc(
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "a"}}),
+        );
+        assert!(target(&r, &d, Some("b"), "b")
+            .err()
+            .unwrap()
+            .contains("does not match the namespace \"b\""));
     }
 }

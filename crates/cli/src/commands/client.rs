@@ -18,11 +18,19 @@ pub struct Connection {
 
 /// The kubeconfig candidates in kubectl's order: the explicit flag/`$KUBECONFIG`
 /// (a `:`-separated list), `~/.kube/config`, then skiff's default data dir.
-pub fn kubeconfig_candidates(explicit: Option<&Path>, home: Option<&Path>, xdg_data: Option<&Path>) -> Vec<PathBuf> {
+pub fn kubeconfig_candidates(
+    explicit: Option<&Path>,
+    home: Option<&Path>,
+    xdg_data: Option<&Path>,
+) -> Vec<PathBuf> {
     if let Some(p) = explicit {
         let s = p.to_string_lossy();
         if !s.is_empty() {
-            return s.split(':').filter(|p| !p.is_empty()).map(PathBuf::from).collect();
+            return s
+                .split(':')
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+                .collect();
         }
     }
     let mut out = Vec::new();
@@ -40,7 +48,9 @@ pub fn kubeconfig_candidates(explicit: Option<&Path>, home: Option<&Path>, xdg_d
 /// Finds the kubeconfig file to use (the first candidate that exists).
 pub fn find_kubeconfig(explicit: Option<&Path>) -> Result<PathBuf> {
     let home = std::env::var_os("HOME").map(PathBuf::from);
-    let xdg = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()).map(PathBuf::from);
+    let xdg = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
     let candidates = kubeconfig_candidates(explicit, home.as_deref(), xdg.as_deref());
     if explicit.is_some() {
         // kubectl fails loudly when an explicitly named kubeconfig is missing.
@@ -48,7 +58,15 @@ pub fn find_kubeconfig(explicit: Option<&Path>) -> Result<PathBuf> {
             .iter()
             .find(|p| p.exists())
             .cloned()
-            .ok_or_else(|| anyhow!("stat {}: no such file or directory", candidates.first().map(|p| p.display().to_string()).unwrap_or_default()));
+            .ok_or_else(|| {
+                anyhow!(
+                    "stat {}: no such file or directory",
+                    candidates
+                        .first()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                )
+            });
     }
     candidates.iter().find(|p| p.exists()).cloned().ok_or_else(|| {
         anyhow!(
@@ -61,19 +79,34 @@ pub fn find_kubeconfig(explicit: Option<&Path>) -> Result<PathBuf> {
 /// Connects using the kubeconfig kubectl would pick.
 pub async fn connect(explicit: Option<PathBuf>) -> Result<Connection> {
     let path = find_kubeconfig(explicit.as_deref())?;
-    let kc = Kubeconfig::read_from(&path).with_context(|| format!("reading kubeconfig {}", path.display()))?;
+    let kc = Kubeconfig::read_from(&path)
+        .with_context(|| format!("reading kubeconfig {}", path.display()))?;
     let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
         .with_context(|| format!("loading kubeconfig {}", path.display()))?;
     let namespace = config.default_namespace.clone();
     let client = Client::try_from(config).context("building the API client")?;
-    Ok(Connection { client, namespace: if namespace.is_empty() { "default".into() } else { namespace } })
+    Ok(Connection {
+        client,
+        namespace: if namespace.is_empty() {
+            "default".into()
+        } else {
+            namespace
+        },
+    })
 }
 
 /// Sends `req` with the given Accept header and decodes the JSON answer.
-pub async fn request_json(client: &Client, mut req: http::Request<Vec<u8>>, accept: Option<&str>) -> Result<Value, kube::Error> {
+pub async fn request_json(
+    client: &Client,
+    mut req: http::Request<Vec<u8>>,
+    accept: Option<&str>,
+) -> Result<Value, kube::Error> {
     if let Some(a) = accept {
-        req.headers_mut().insert(http::header::ACCEPT, http::HeaderValue::from_str(a).expect("valid header"));
+        req.headers_mut().insert(
+            http::header::ACCEPT,
+            http::HeaderValue::from_str(a).expect("valid header"),
+        );
     }
     client.request::<Value>(req).await
 }
@@ -90,8 +123,15 @@ pub struct ObjectApi<'a> {
 impl<'a> ObjectApi<'a> {
     /// The collection of `info` in `namespace` (`None` → all namespaces, or the
     /// cluster-scoped collection).
-    pub fn new(client: &'a Client, info: &crate::commands::resources::ResourceInfo, namespace: Option<&str>) -> Self {
-        ObjectApi { client, request: kube::core::Request::new(info.url_path(namespace)) }
+    pub fn new(
+        client: &'a Client,
+        info: &crate::commands::resources::ResourceInfo,
+        namespace: Option<&str>,
+    ) -> Self {
+        ObjectApi {
+            client,
+            request: kube::core::Request::new(info.url_path(namespace)),
+        }
     }
 
     /// GET one object; `Ok(None)` when it does not exist.
@@ -105,12 +145,20 @@ impl<'a> ObjectApi<'a> {
 
     /// GET one object, optionally with a different Accept header (e.g. a Table).
     pub async fn get(&self, name: &str, accept: Option<&str>) -> Result<Value, kube::Error> {
-        let req = self.request.get(name, &Default::default()).map_err(kube::Error::BuildRequest)?;
+        let req = self
+            .request
+            .get(name, &Default::default())
+            .map_err(kube::Error::BuildRequest)?;
         request_json(self.client, req, accept).await
     }
 
     /// LIST the collection, optionally with a label/field selector and Accept header.
-    pub async fn list(&self, labels: Option<&str>, fields: Option<&str>, accept: Option<&str>) -> Result<Value, kube::Error> {
+    pub async fn list(
+        &self,
+        labels: Option<&str>,
+        fields: Option<&str>,
+        accept: Option<&str>,
+    ) -> Result<Value, kube::Error> {
         let lp = kube::api::ListParams {
             label_selector: labels.map(str::to_string),
             field_selector: fields.map(str::to_string),
@@ -123,7 +171,10 @@ impl<'a> ObjectApi<'a> {
     /// POST a new object.
     pub async fn create(&self, obj: &Value) -> Result<Value, kube::Error> {
         let body = serde_json::to_vec(obj).map_err(kube::Error::SerdeError)?;
-        let req = self.request.create(&Default::default(), body).map_err(kube::Error::BuildRequest)?;
+        let req = self
+            .request
+            .create(&Default::default(), body)
+            .map_err(kube::Error::BuildRequest)?;
         request_json(self.client, req, None).await
     }
 
@@ -139,19 +190,29 @@ impl<'a> ObjectApi<'a> {
     /// DELETE one object (background propagation, like kubectl).
     pub async fn delete(&self, name: &str) -> Result<Value, kube::Error> {
         let dp = kube::api::DeleteParams::background();
-        let req = self.request.delete(name, &dp).map_err(kube::Error::BuildRequest)?;
+        let req = self
+            .request
+            .delete(name, &dp)
+            .map_err(kube::Error::BuildRequest)?;
         request_json(self.client, req, None).await
     }
 
     /// A watch request (`watch=true&resourceVersion=rv`) for streaming.
-    pub fn watch_request(&self, labels: Option<&str>, fields: Option<&str>, rv: &str, accept: &str) -> Result<http::Request<Vec<u8>>> {
+    pub fn watch_request(
+        &self,
+        labels: Option<&str>,
+        fields: Option<&str>,
+        rv: &str,
+        accept: &str,
+    ) -> Result<http::Request<Vec<u8>>> {
         let wp = kube::api::WatchParams {
             label_selector: labels.map(str::to_string),
             field_selector: fields.map(str::to_string),
             ..Default::default()
         };
         let mut req = self.request.watch(&wp, rv)?;
-        req.headers_mut().insert(http::header::ACCEPT, http::HeaderValue::from_str(accept)?);
+        req.headers_mut()
+            .insert(http::header::ACCEPT, http::HeaderValue::from_str(accept)?);
         Ok(req)
     }
 }
@@ -165,7 +226,10 @@ mod tests {
         let home = Path::new("/h");
         assert_eq!(
             kubeconfig_candidates(None, Some(home), None),
-            vec![PathBuf::from("/h/.kube/config"), PathBuf::from("/h/.local/share/skiff/kubeconfig")]
+            vec![
+                PathBuf::from("/h/.kube/config"),
+                PathBuf::from("/h/.local/share/skiff/kubeconfig")
+            ]
         );
         assert_eq!(
             kubeconfig_candidates(None, Some(home), Some(Path::new("/x")))[1],

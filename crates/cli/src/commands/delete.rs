@@ -48,7 +48,11 @@ pub async fn run(kubeconfig: Option<PathBuf>, args: DeleteArgs) -> Result<()> {
     if !args.filename.is_empty() && !args.args.is_empty() {
         bail!("there is no need to specify a resource type as a separate argument when passing arguments in resource/name form or with -f");
     }
-    let docs = if args.filename.is_empty() { Vec::new() } else { load_documents(&args.filename)? };
+    let docs = if args.filename.is_empty() {
+        Vec::new()
+    } else {
+        load_documents(&args.filename)?
+    };
     let conn = connect(kubeconfig).await?;
     let resources = Resources::discover(&conn.client).await?;
     let ns = args.namespace.clone().unwrap_or(conn.namespace.clone());
@@ -56,7 +60,12 @@ pub async fn run(kubeconfig: Option<PathBuf>, args: DeleteArgs) -> Result<()> {
     let mut victims = Vec::new();
     for doc in &docs {
         match target(&resources, doc, args.namespace.as_deref(), &ns) {
-            Ok(t) => victims.push(Victim { info: t.info, name: t.name, namespace: t.namespace, source: Some(doc.source.clone()) }),
+            Ok(t) => victims.push(Victim {
+                info: t.info,
+                name: t.name,
+                namespace: t.namespace,
+                source: Some(doc.source.clone()),
+            }),
             Err(msg) => {
                 eprintln!("{msg}");
                 failed = true;
@@ -71,7 +80,12 @@ pub async fn run(kubeconfig: Option<PathBuf>, args: DeleteArgs) -> Result<()> {
             }
             for name in q.names {
                 let namespace = q.info.namespaced.then(|| ns.clone());
-                victims.push(Victim { info: q.info, name, namespace, source: None });
+                victims.push(Victim {
+                    info: q.info,
+                    name,
+                    namespace,
+                    source: None,
+                });
             }
         }
     }
@@ -85,7 +99,10 @@ pub async fn run(kubeconfig: Option<PathBuf>, args: DeleteArgs) -> Result<()> {
             }
             Err(e) if is_not_found(&e) && args.ignore_not_found => {}
             Err(e) => {
-                let ctx = v.source.as_ref().map(|s| format!("error when deleting \"{s}\""));
+                let ctx = v
+                    .source
+                    .as_ref()
+                    .map(|s| format!("error when deleting \"{s}\""));
                 eprintln!("{}", describe_error(&e, ctx.as_deref()));
                 failed = true;
             }

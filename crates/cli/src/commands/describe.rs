@@ -36,8 +36,17 @@ pub async fn run(kubeconfig: Option<PathBuf>, args: DescribeArgs) -> Result<()> 
     for q in &queries {
         let api = ObjectApi::new(&conn.client, q.info, Some(&ns));
         let names: Vec<String> = if q.names.is_empty() {
-            let list = api.list(None, None, None).await.map_err(|e| anyhow::anyhow!("{}", describe_error(&e, None)))?;
-            list["items"].as_array().into_iter().flatten().filter_map(|o| o.pointer("/metadata/name").and_then(Value::as_str)).map(str::to_string).collect()
+            let list = api
+                .list(None, None, None)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", describe_error(&e, None)))?;
+            list["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|o| o.pointer("/metadata/name").and_then(Value::as_str))
+                .map(str::to_string)
+                .collect()
         } else {
             q.names.clone()
         };
@@ -70,16 +79,28 @@ pub async fn run(kubeconfig: Option<PathBuf>, args: DescribeArgs) -> Result<()> 
 /// Core v1 Events whose involvedObject is `obj` (by uid), oldest first. Failures to
 /// list events are not errors: the description just shows none.
 async fn events_for(client: &kube::Client, resources: &Resources, obj: &Value) -> Vec<Value> {
-    let Some(info) = resources.for_kind("v1", "Event") else { return Vec::new() };
-    let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
-    let uid = obj.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("");
+    let Some(info) = resources.for_kind("v1", "Event") else {
+        return Vec::new();
+    };
+    let ns = obj
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("default");
+    let uid = obj
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let api = ObjectApi::new(client, info, Some(ns));
-    let Ok(list) = api.list(None, None, None).await else { return Vec::new() };
+    let Ok(list) = api.list(None, None, None).await else {
+        return Vec::new();
+    };
     let mut evs: Vec<Value> = list["items"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|e| !uid.is_empty() && e.pointer("/involvedObject/uid").and_then(Value::as_str) == Some(uid))
+        .filter(|e| {
+            !uid.is_empty() && e.pointer("/involvedObject/uid").and_then(Value::as_str) == Some(uid)
+        })
         .cloned()
         .collect();
     evs.sort_by_key(|e| event_time(e).to_string());
@@ -87,10 +108,19 @@ async fn events_for(client: &kube::Client, resources: &Resources, obj: &Value) -
 }
 
 fn event_time(e: &Value) -> &str {
-    ["/lastTimestamp", "/eventTime", "/firstTimestamp", "/metadata/creationTimestamp"]
-        .iter()
-        .find_map(|p| e.pointer(p).and_then(Value::as_str).filter(|s| !s.is_empty()))
-        .unwrap_or("")
+    [
+        "/lastTimestamp",
+        "/eventTime",
+        "/firstTimestamp",
+        "/metadata/creationTimestamp",
+    ]
+    .iter()
+    .find_map(|p| {
+        e.pointer(p)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    })
+    .unwrap_or("")
 }
 
 /// The whole description text of `obj` with its `events`.
@@ -102,28 +132,57 @@ pub fn describe_object(obj: &Value, events: &[Value]) -> String {
     if meta.get("namespace").is_some() {
         head.push(("Namespace".into(), s(&meta["namespace"])));
     }
-    for (label, key, skip) in [("Labels", "labels", None), ("Annotations", "annotations", Some(LAST_APPLIED))] {
+    for (label, key, skip) in [
+        ("Labels", "labels", None),
+        ("Annotations", "annotations", Some(LAST_APPLIED)),
+    ] {
         let pairs: Vec<String> = meta[key]
             .as_object()
             .into_iter()
             .flatten()
             .filter(|(k, _)| Some(k.as_str()) != skip)
-            .map(|(k, v)| format!("{k}={}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}",
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string())
+                )
+            })
             .collect();
-        head.push((label.into(), if pairs.is_empty() { "<none>".into() } else { pairs.join("\n") }));
+        head.push((
+            label.into(),
+            if pairs.is_empty() {
+                "<none>".into()
+            } else {
+                pairs.join("\n")
+            },
+        ));
     }
     head.push(("API Version".into(), s(&obj["apiVersion"])));
     head.push(("Kind".into(), s(&obj["kind"])));
     let width = head.iter().map(|(l, _)| l.len()).max().unwrap_or(0) + 3;
     for (label, value) in head {
         let mut lines = value.lines();
-        out.push_str(&format!("{:<width$}{}\n", format!("{label}:"), lines.next().unwrap_or("")));
+        out.push_str(&format!(
+            "{:<width$}{}\n",
+            format!("{label}:"),
+            lines.next().unwrap_or("")
+        ));
         for l in lines {
             out.push_str(&format!("{:width$}{l}\n", ""));
         }
     }
     let mut shown_meta = serde_json::Map::new();
-    for k in ["creationTimestamp", "deletionTimestamp", "generation", "resourceVersion", "uid", "ownerReferences", "finalizers"] {
+    for k in [
+        "creationTimestamp",
+        "deletionTimestamp",
+        "generation",
+        "resourceVersion",
+        "uid",
+        "ownerReferences",
+        "finalizers",
+    ] {
         if let Some(v) = meta.get(k) {
             shown_meta.insert(k.into(), v.clone());
         }
@@ -155,14 +214,29 @@ pub fn describe_object(obj: &Value, events: &[Value]) -> String {
             out.push_str(&format!("  {}\n", scalar(&v)));
         }
     }
-    if let Some(conds) = obj.pointer("/status/conditions").and_then(Value::as_array).filter(|c| !c.is_empty()) {
+    if let Some(conds) = obj
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .filter(|c| !c.is_empty())
+    {
         out.push_str("Conditions:\n");
-        let headers: Vec<String> = ["Type", "Status", "Reason", "Message"].iter().map(|s| s.to_string()).collect();
+        let headers: Vec<String> = ["Type", "Status", "Reason", "Message"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let rows: Vec<Vec<String>> = conds
             .iter()
-            .map(|c| ["type", "status", "reason", "message"].iter().map(|k| c[*k].as_str().unwrap_or("").to_string()).collect())
+            .map(|c| {
+                ["type", "status", "reason", "message"]
+                    .iter()
+                    .map(|k| c[*k].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
             .collect();
-        let mut all = vec![headers.clone(), headers.iter().map(|h| "-".repeat(h.len())).collect()];
+        let mut all = vec![
+            headers.clone(),
+            headers.iter().map(|h| "-".repeat(h.len())).collect(),
+        ];
         all.extend(rows);
         for line in render_table(&all[0], &all[1..], true).lines() {
             out.push_str(&format!("  {line}\n"));
@@ -174,7 +248,16 @@ pub fn describe_object(obj: &Value, events: &[Value]) -> String {
 
 fn redact(v: &Value) -> Value {
     match v.as_object() {
-        Some(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), Value::String(format!("{} bytes", v.as_str().map(str::len).unwrap_or(0))))).collect()),
+        Some(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        Value::String(format!("{} bytes", v.as_str().map(str::len).unwrap_or(0))),
+                    )
+                })
+                .collect(),
+        ),
         None => v.clone(),
     }
 }
@@ -184,18 +267,36 @@ pub fn events_text(events: &[Value]) -> String {
     if events.is_empty() {
         return "Events:  <none>\n".into();
     }
-    let headers: Vec<String> = ["Type", "Reason", "Age", "From", "Message"].iter().map(|s| s.to_string()).collect();
-    let mut rows = vec![headers.iter().map(|h| "-".repeat(h.len())).collect::<Vec<_>>()];
+    let headers: Vec<String> = ["Type", "Reason", "Age", "From", "Message"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut rows = vec![headers
+        .iter()
+        .map(|h| "-".repeat(h.len()))
+        .collect::<Vec<_>>()];
     for e in events {
-        let from = ["/source/component", "/reportingComponent", "/reportingController"]
-            .iter()
-            .find_map(|p| e.pointer(p).and_then(Value::as_str).filter(|s| !s.is_empty()))
-            .unwrap_or("");
+        let from = [
+            "/source/component",
+            "/reportingComponent",
+            "/reportingController",
+        ]
+        .iter()
+        .find_map(|p| {
+            e.pointer(p)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        })
+        .unwrap_or("");
         let t = event_time(e);
         rows.push(vec![
             e["type"].as_str().unwrap_or("").into(),
             e["reason"].as_str().unwrap_or("").into(),
-            if t.is_empty() { "<unknown>".into() } else { age(t) },
+            if t.is_empty() {
+                "<unknown>".into()
+            } else {
+                age(t)
+            },
             from.into(),
             e["message"].as_str().unwrap_or("").trim().into(),
         ]);
@@ -234,11 +335,29 @@ pub fn smart_label(key: &str) -> String {
         .iter()
         .map(|w| {
             let lower = w.to_lowercase();
-            if matches!(lower.as_str(), "api" | "url" | "uid" | "id" | "ip" | "cpu" | "dns" | "tls" | "http" | "https" | "tcp" | "udp" | "json" | "yaml") {
+            if matches!(
+                lower.as_str(),
+                "api"
+                    | "url"
+                    | "uid"
+                    | "id"
+                    | "ip"
+                    | "cpu"
+                    | "dns"
+                    | "tls"
+                    | "http"
+                    | "https"
+                    | "tcp"
+                    | "udp"
+                    | "json"
+                    | "yaml"
+            ) {
                 lower.to_uppercase()
             } else {
                 let mut c = w.chars();
-                c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+                c.next()
+                    .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                    .unwrap_or_default()
             }
         })
         .collect::<Vec<_>>()
@@ -269,8 +388,16 @@ pub fn render_value(v: &Value, indent: usize, out: &mut String) {
     let pad = " ".repeat(indent);
     match v {
         Value::Object(m) => {
-            let scalars: Vec<_> = m.iter().filter(|(_, v)| !v.is_object() && !v.is_array()).collect();
-            let width = scalars.iter().map(|(k, _)| smart_label(k).len()).max().unwrap_or(0) + 3;
+            let scalars: Vec<_> = m
+                .iter()
+                .filter(|(_, v)| !v.is_object() && !v.is_array())
+                .collect();
+            let width = scalars
+                .iter()
+                .map(|(k, _)| smart_label(k).len())
+                .max()
+                .unwrap_or(0)
+                + 3;
             for (k, val) in m {
                 if is_empty(val) && (val.is_object() || val.is_array()) {
                     continue;
@@ -282,7 +409,10 @@ pub fn render_value(v: &Value, indent: usize, out: &mut String) {
                 } else {
                     let text = scalar(val);
                     let mut lines = text.lines();
-                    out.push_str(&format!("{pad}{label:<width$}{}\n", lines.next().unwrap_or("")));
+                    out.push_str(&format!(
+                        "{pad}{label:<width$}{}\n",
+                        lines.next().unwrap_or("")
+                    ));
                     for l in lines {
                         out.push_str(&format!("{pad}{:width$}{l}\n", ""));
                     }
@@ -313,7 +443,10 @@ mod tests {
         assert_eq!(smart_label("uid"), "UID");
         assert_eq!(smart_label("apiVersion"), "API Version");
         assert_eq!(smart_label("url"), "URL");
-        assert_eq!(smart_label("latestReadyRevisionName"), "Latest Ready Revision Name");
+        assert_eq!(
+            smart_label("latestReadyRevisionName"),
+            "Latest Ready Revision Name"
+        );
         assert_eq!(smart_label("containerConcurrency"), "Container Concurrency");
     }
 
@@ -366,7 +499,13 @@ Events:  <none>
         let e = json!({"type": "Normal", "reason": "Created", "message": "Created Configuration \"hello\"",
             "source": {"component": "service-controller"}, "lastTimestamp": "2000-01-01T00:00:00Z"});
         let text = events_text(&[e]);
-        assert!(text.starts_with("Events:\n  Type     Reason    Age"), "{text}");
-        assert!(text.contains("service-controller   Created Configuration \"hello\""), "{text}");
+        assert!(
+            text.starts_with("Events:\n  Type     Reason    Age"),
+            "{text}"
+        );
+        assert!(
+            text.contains("service-controller   Created Configuration \"hello\""),
+            "{text}"
+        );
     }
 }

@@ -8,8 +8,16 @@ use serde_json::{Map, Value};
 pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Metadata fields the server owns; they are never sent or compared.
-const SERVER_METADATA: &[&str] =
-    &["resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds"];
+const SERVER_METADATA: &[&str] = &[
+    "resourceVersion",
+    "uid",
+    "creationTimestamp",
+    "generation",
+    "managedFields",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+];
 
 /// The manifest without status, server-owned metadata and the last-applied
 /// annotation (what gets stored as the new last-applied configuration).
@@ -32,24 +40,61 @@ pub fn clean_manifest(manifest: &Value) -> Value {
     v
 }
 
-/// The object to send: the clean manifest with the last-applied annotation set to it.
+/// The object to send: the clean manifest with the last-applied annotation set to it,
+/// in kubectl's exact format (sorted keys, `"annotations":{}` kept, trailing newline)
+/// so that kubectl and skiff agree on it.
 pub fn with_last_applied(clean: &Value) -> Value {
     let mut v = clean.clone();
-    let text = serde_json::to_string(clean).expect("json");
+    let text = serde_json::to_string(&ensure_annotations(clean.clone())).expect("json") + "\n";
     let obj = v.as_object_mut().expect("manifest is an object");
-    let meta = obj.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    let meta = obj
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
     let meta = meta.as_object_mut().expect("metadata is an object");
-    let ann = meta.entry("annotations").or_insert_with(|| Value::Object(Map::new()));
+    let ann = meta
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Map::new()));
     if let Some(ann) = ann.as_object_mut() {
         ann.insert(LAST_APPLIED.into(), Value::String(text));
     }
     v
 }
 
-/// The previous apply's manifest stored on the live object, if any.
+fn ensure_annotations(mut v: Value) -> Value {
+    if let Some(obj) = v.as_object_mut() {
+        let meta = obj
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(meta) = meta.as_object_mut() {
+            meta.entry("annotations")
+                .or_insert_with(|| Value::Object(Map::new()));
+        }
+    }
+    v
+}
+
+/// The previous apply's manifest stored on the live object, if any, cleaned like a
+/// manifest (so kubectl's and skiff's spellings compare equal).
 pub fn last_applied(live: &Value) -> Option<Value> {
-    let text = live.pointer("/metadata/annotations")?.get(LAST_APPLIED)?.as_str()?;
-    serde_json::from_str(text).ok()
+    let text = live
+        .pointer("/metadata/annotations")?
+        .get(LAST_APPLIED)?
+        .as_str()?;
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .map(|v| clean_manifest(&v))
+}
+
+/// Whether applying `clean` (a cleaned manifest) to `live` would change nothing:
+/// the stored last-applied configuration is the same manifest and every field the
+/// manifest names already has its value.
+pub fn is_unchanged(clean: &Value, live: &Value) -> bool {
+    let previous = last_applied(live);
+    if previous.as_ref() != Some(clean) {
+        return false;
+    }
+    let patch = merge_patch(previous.as_ref(), clean);
+    patch_is_noop(&patch, live)
 }
 
 /// A JSON merge patch: `desired`, plus `null` for every key present in `previous`
@@ -63,7 +108,9 @@ pub fn merge_patch(previous: Option<&Value>, desired: &Value) -> Value {
 }
 
 fn add_deletions(prev: &Value, desired: &Value, patch: &mut Value) {
-    let (Some(prev), Some(desired), Some(patch)) = (prev.as_object(), desired.as_object(), patch.as_object_mut()) else {
+    let (Some(prev), Some(desired), Some(patch)) =
+        (prev.as_object(), desired.as_object(), patch.as_object_mut())
+    else {
         return;
     };
     for (k, pv) in prev {
@@ -93,7 +140,9 @@ pub fn patch_is_noop(patch: &Value, live: &Value) -> bool {
             (pv, None) => is_empty(pv),
         }),
         (Value::Object(_), _) => false,
-        (Value::Array(p), Value::Array(l)) => p.len() == l.len() && p.iter().zip(l).all(|(a, b)| contained(a, b)),
+        (Value::Array(p), Value::Array(l)) => {
+            p.len() == l.len() && p.iter().zip(l).all(|(a, b)| contained(a, b))
+        }
         (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
         (a, b) => a == b,
     }
@@ -106,7 +155,9 @@ fn contained(desired: &Value, live: &Value) -> bool {
             Some(lv) => contained(dv, lv),
             None => dv.is_null() || is_empty(dv),
         }),
-        (Value::Array(d), Value::Array(l)) => d.len() == l.len() && d.iter().zip(l).all(|(a, b)| contained(a, b)),
+        (Value::Array(d), Value::Array(l)) => {
+            d.len() == l.len() && d.iter().zip(l).all(|(a, b)| contained(a, b))
+        }
         (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
         (a, b) => a == b,
     }
@@ -136,7 +187,8 @@ mod tests {
         live["metadata"]["uid"] = json!("u1");
         live["metadata"]["resourceVersion"] = json!("5");
         live["spec"]["template"]["spec"]["containers"][0]["resources"] = json!({});
-        live["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] = json!({"successThreshold": 1});
+        live["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] =
+            json!({"successThreshold": 1});
         live["spec"]["traffic"] = json!([{"latestRevision": true, "percent": 100}]);
         live["status"] = json!({"url": "http://hello.default.example.com"});
         live
@@ -146,17 +198,39 @@ mod tests {
     fn unchanged_ignores_server_defaults_and_status() {
         let m = ksvc("World");
         let live = live_of(&m);
-        let patch = merge_patch(last_applied(&live).as_ref(), &with_last_applied(&clean_manifest(&m)));
-        assert!(patch_is_noop(&patch, &live));
+        assert!(is_unchanged(&clean_manifest(&m), &live));
+        assert!(!is_unchanged(&clean_manifest(&ksvc("Skiff")), &live));
+    }
+
+    #[test]
+    fn last_applied_matches_kubectl_format() {
+        let m = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg1", "namespace": "default"}, "data": {"a": "b"}});
+        let sent = with_last_applied(&clean_manifest(&m));
+        assert_eq!(
+            sent["metadata"]["annotations"][LAST_APPLIED],
+            "{\"apiVersion\":\"v1\",\"data\":{\"a\":\"b\"},\"kind\":\"ConfigMap\",\"metadata\":{\"annotations\":{},\"name\":\"cfg1\",\"namespace\":\"default\"}}\n"
+        );
+        // An object kubectl applied (its own spelling of the annotation) is unchanged.
+        let mut live = m.clone();
+        live["metadata"]["annotations"] = json!({LAST_APPLIED: "{\"apiVersion\":\"v1\",\"data\":{\"a\":\"b\"},\"kind\":\"ConfigMap\",\"metadata\":{\"annotations\":{},\"name\":\"cfg1\",\"namespace\":\"default\"}}\n"});
+        assert!(is_unchanged(&clean_manifest(&m), &live));
+        // Without a last-applied annotation, kubectl reports `configured` (it adds one).
+        assert!(!is_unchanged(&clean_manifest(&m), &m));
     }
 
     #[test]
     fn changed_value_is_detected() {
         let live = live_of(&ksvc("World"));
         let m = ksvc("Skiff");
-        let patch = merge_patch(last_applied(&live).as_ref(), &with_last_applied(&clean_manifest(&m)));
+        let patch = merge_patch(
+            last_applied(&live).as_ref(),
+            &with_last_applied(&clean_manifest(&m)),
+        );
         assert!(!patch_is_noop(&patch, &live));
-        assert_eq!(patch["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"], "Skiff");
+        assert_eq!(
+            patch["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"],
+            "Skiff"
+        );
     }
 
     #[test]
@@ -166,7 +240,10 @@ mod tests {
         let live = live_of(&old);
         let mut new = ksvc("World");
         new["metadata"]["labels"] = json!({"a": "1"});
-        let patch = merge_patch(last_applied(&live).as_ref(), &with_last_applied(&clean_manifest(&new)));
+        let patch = merge_patch(
+            last_applied(&live).as_ref(),
+            &with_last_applied(&clean_manifest(&new)),
+        );
         assert_eq!(patch["metadata"]["labels"], json!({"a": "1", "b": null}));
         assert!(!patch_is_noop(&patch, &live));
     }
@@ -175,8 +252,14 @@ mod tests {
     fn list_length_change_is_a_change() {
         let live = live_of(&ksvc("World"));
         let mut m = ksvc("World");
-        m["spec"]["template"]["spec"]["containers"][0]["env"].as_array_mut().unwrap().push(json!({"name": "X", "value": "1"}));
-        let patch = merge_patch(last_applied(&live).as_ref(), &with_last_applied(&clean_manifest(&m)));
+        m["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "X", "value": "1"}));
+        let patch = merge_patch(
+            last_applied(&live).as_ref(),
+            &with_last_applied(&clean_manifest(&m)),
+        );
         assert!(!patch_is_noop(&patch, &live));
     }
 
@@ -184,7 +267,13 @@ mod tests {
     fn clean_drops_server_fields() {
         let m = json!({"kind": "ConfigMap", "metadata": {"name": "a", "uid": "x", "resourceVersion": "3",
             "annotations": {LAST_APPLIED: "{}"}}, "status": {}, "data": {"k": "v"}});
-        assert_eq!(clean_manifest(&m), json!({"kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}}));
-        assert_eq!(last_applied(&with_last_applied(&clean_manifest(&m))), Some(clean_manifest(&m)));
+        assert_eq!(
+            clean_manifest(&m),
+            json!({"kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}})
+        );
+        assert_eq!(
+            last_applied(&with_last_applied(&clean_manifest(&m))),
+            Some(clean_manifest(&m))
+        );
     }
 }

@@ -9,7 +9,11 @@ pub fn describe_error(err: &kube::Error, context: Option<&str>) -> String {
     let prefix = context.map(|c| format!("{c}: ")).unwrap_or_default();
     match err {
         kube::Error::Api(status) => {
-            let reason = if status.reason.is_empty() { String::new() } else { format!(" ({})", status.reason) };
+            let reason = if status.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", status.reason)
+            };
             format!("Error from server{reason}: {prefix}{}", status.message)
         }
         other => format!("error: {prefix}{other}"),
@@ -40,9 +44,16 @@ mod tests {
 
     #[test]
     fn formats_like_kubectl() {
-        let e = api_err(404, "NotFound", "services.serving.knative.dev \"x\" not found");
+        let e = api_err(
+            404,
+            "NotFound",
+            "services.serving.knative.dev \"x\" not found",
+        );
         assert!(is_not_found(&e));
-        assert_eq!(describe_error(&e, None), "Error from server (NotFound): services.serving.knative.dev \"x\" not found");
+        assert_eq!(
+            describe_error(&e, None),
+            "Error from server (NotFound): services.serving.knative.dev \"x\" not found"
+        );
         let e = api_err(422, "Invalid", "bad");
         assert!(!is_not_found(&e));
         assert_eq!(

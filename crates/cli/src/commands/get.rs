@@ -10,7 +10,9 @@ use serde_json::{json, Value};
 
 use crate::commands::client::{connect, ObjectApi, TABLE_ACCEPT};
 use crate::commands::errors::{describe_error, exit_failure};
-use crate::commands::output::{format_line, render_table, to_json, to_yaml, widths, Format, TableLayout};
+use crate::commands::output::{
+    format_line, render_table, to_json, to_yaml, widths, Format, TableLayout,
+};
 use crate::commands::resources::{ResourceInfo, Resources};
 
 /// Arguments of `skiff get`.
@@ -63,7 +65,10 @@ pub fn parse_queries<'r>(resources: &'r Resources, args: &[String]) -> Result<Ve
             let info = resources.resolve(kind)?;
             match out.iter_mut().find(|q| q.info == info) {
                 Some(q) => q.names.push(name.to_string()),
-                None => out.push(Query { info, names: vec![name.to_string()] }),
+                None => out.push(Query {
+                    info,
+                    names: vec![name.to_string()],
+                }),
             }
         }
         return Ok(out);
@@ -72,7 +77,10 @@ pub fn parse_queries<'r>(resources: &'r Resources, args: &[String]) -> Result<Ve
     for kind in args[0].split(',').filter(|k| !k.is_empty()) {
         let info = resources.resolve(kind)?;
         if !out.iter().any(|q| q.info == info) {
-            out.push(Query { info, names: names.clone() });
+            out.push(Query {
+                info,
+                names: names.clone(),
+            });
         }
     }
     Ok(out)
@@ -88,9 +96,15 @@ pub async fn run(kubeconfig: Option<PathBuf>, args: GetArgs) -> Result<()> {
         bail!("you may only specify a single resource type");
     }
     let mut failed = false;
-    let ctx = Ctx { client: &conn.client, args: &args, ns: &ns };
+    let ctx = Ctx {
+        client: &conn.client,
+        args: &args,
+        ns: &ns,
+    };
     let found = match args.output {
-        Some(Format::Yaml | Format::Json | Format::Name) => print_objects(&ctx, &queries, &mut failed).await?,
+        Some(Format::Yaml | Format::Json | Format::Name) => {
+            print_objects(&ctx, &queries, &mut failed).await?
+        }
         _ => print_tables(&ctx, &queries, &mut failed).await?,
     };
     if !found && !failed && queries.iter().all(|q| q.names.is_empty()) {
@@ -115,7 +129,11 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn api(&self, info: &ResourceInfo, listing: bool) -> ObjectApi<'_> {
-        let ns = if listing && self.args.all_namespaces { None } else { Some(self.ns) };
+        let ns = if listing && self.args.all_namespaces {
+            None
+        } else {
+            Some(self.ns)
+        };
         ObjectApi::new(self.client, info, ns)
     }
 }
@@ -125,7 +143,14 @@ async fn fetch_tables(ctx: &Ctx<'_>, q: &Query<'_>, failed: &mut bool) -> Result
     let mut tables = Vec::new();
     if q.names.is_empty() {
         let api = ctx.api(q.info, true);
-        match api.list(ctx.args.selector.as_deref(), ctx.args.field_selector.as_deref(), Some(TABLE_ACCEPT)).await {
+        match api
+            .list(
+                ctx.args.selector.as_deref(),
+                ctx.args.field_selector.as_deref(),
+                Some(TABLE_ACCEPT),
+            )
+            .await
+        {
             Ok(t) => tables.push(t),
             Err(e) => bail!("{}", describe_error(&e, None)),
         }
@@ -151,8 +176,14 @@ async fn print_tables(ctx: &Ctx<'_>, queries: &[Query<'_>], failed: &mut bool) -
     let mut out = std::io::stdout();
     for q in queries {
         let tables = fetch_tables(ctx, q, failed).await?;
-        let Some(first) = tables.first() else { continue };
-        let prefix = if multi { format!("{}/", q.info.kind_group()) } else { String::new() };
+        let Some(first) = tables.first() else {
+            continue;
+        };
+        let prefix = if multi {
+            format!("{}/", q.info.kind_group())
+        } else {
+            String::new()
+        };
         let with_ns = ctx.args.all_namespaces && q.info.namespaced && q.names.is_empty();
         let layout = TableLayout::new(first, wide, with_ns, prefix);
         let rows: Vec<Vec<String>> = tables
@@ -164,13 +195,25 @@ async fn print_tables(ctx: &Ctx<'_>, queries: &[Query<'_>], failed: &mut bool) -
             if printed {
                 println!();
             }
-            print!("{}", render_table(&layout.headers, &rows, !ctx.args.no_headers));
+            print!(
+                "{}",
+                render_table(&layout.headers, &rows, !ctx.args.no_headers)
+            );
             printed = true;
         }
         out.flush()?;
         if ctx.args.watch {
-            let rv = first.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("0").to_string();
-            let mut w = widths(&[layout.headers.clone()].into_iter().chain(rows).collect::<Vec<_>>());
+            let rv = first
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .unwrap_or("0")
+                .to_string();
+            let mut w = widths(
+                &[layout.headers.clone()]
+                    .into_iter()
+                    .chain(rows)
+                    .collect::<Vec<_>>(),
+            );
             if !printed && !ctx.args.no_headers {
                 // kubectl prints the header with the first event when nothing was listed.
                 w = widths(std::slice::from_ref(&layout.headers));
@@ -184,15 +227,31 @@ async fn print_tables(ctx: &Ctx<'_>, queries: &[Query<'_>], failed: &mut bool) -
 /// Streams Table watch events for one query, printing a row per event until the
 /// process is interrupted (re-watching from the last seen resourceVersion when the
 /// server ends a watch).
-async fn watch(ctx: &Ctx<'_>, q: &Query<'_>, layout: &TableLayout, widths: Vec<usize>, mut rv: String, mut header_done: bool) -> Result<()> {
+async fn watch(
+    ctx: &Ctx<'_>,
+    q: &Query<'_>,
+    layout: &TableLayout,
+    widths: Vec<usize>,
+    mut rv: String,
+    mut header_done: bool,
+) -> Result<()> {
     let api = ctx.api(q.info, q.names.is_empty());
     let field = match (&ctx.args.field_selector, q.names.as_slice()) {
         (_, [name]) => Some(format!("metadata.name={name}")),
         (f, _) => f.clone(),
     };
     loop {
-        let req = api.watch_request(ctx.args.selector.as_deref(), field.as_deref(), &rv, TABLE_ACCEPT)?;
-        let stream = ctx.client.request_stream(req).await.map_err(|e| anyhow::anyhow!("{}", describe_error(&e, None)))?;
+        let req = api.watch_request(
+            ctx.args.selector.as_deref(),
+            field.as_deref(),
+            &rv,
+            TABLE_ACCEPT,
+        )?;
+        let stream = ctx
+            .client
+            .request_stream(req)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", describe_error(&e, None)))?;
         let mut lines = stream.lines();
         while let Some(line) = lines.try_next().await? {
             if line.trim().is_empty() {
@@ -201,11 +260,18 @@ async fn watch(ctx: &Ctx<'_>, q: &Query<'_>, layout: &TableLayout, widths: Vec<u
             let event: Value = serde_json::from_str(&line)?;
             let obj = &event["object"];
             match event["type"].as_str().unwrap_or("") {
-                "ERROR" => bail!("Error from server ({}): {}", obj["reason"].as_str().unwrap_or(""), obj["message"].as_str().unwrap_or("")),
+                "ERROR" => bail!(
+                    "Error from server ({}): {}",
+                    obj["reason"].as_str().unwrap_or(""),
+                    obj["message"].as_str().unwrap_or("")
+                ),
                 "BOOKMARK" => {}
                 _ => {
                     for row in obj["rows"].as_array().into_iter().flatten() {
-                        if let Some(v) = row.pointer("/object/metadata/resourceVersion").and_then(Value::as_str) {
+                        if let Some(v) = row
+                            .pointer("/object/metadata/resourceVersion")
+                            .and_then(Value::as_str)
+                        {
                             rv = v.to_string();
                         }
                         if !header_done {
@@ -217,7 +283,10 @@ async fn watch(ctx: &Ctx<'_>, q: &Query<'_>, layout: &TableLayout, widths: Vec<u
                     std::io::stdout().flush()?;
                 }
             }
-            if let Some(v) = obj.pointer("/metadata/resourceVersion").and_then(Value::as_str) {
+            if let Some(v) = obj
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+            {
                 rv = v.to_string();
             }
         }
@@ -242,7 +311,11 @@ async fn print_objects(ctx: &Ctx<'_>, queries: &[Query<'_>], failed: &mut bool) 
             single = false;
             let api = ctx.api(q.info, true);
             let list = api
-                .list(ctx.args.selector.as_deref(), ctx.args.field_selector.as_deref(), None)
+                .list(
+                    ctx.args.selector.as_deref(),
+                    ctx.args.field_selector.as_deref(),
+                    None,
+                )
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", describe_error(&e, None)))?;
             for o in list["items"].as_array().cloned().unwrap_or_default() {
@@ -265,7 +338,12 @@ async fn print_objects(ctx: &Ctx<'_>, queries: &[Query<'_>], failed: &mut bool) 
     match ctx.args.output {
         Some(Format::Name) => {
             for (kg, o) in &items {
-                println!("{kg}/{}", o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or(""));
+                println!(
+                    "{kg}/{}",
+                    o.pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                );
             }
         }
         fmt => {

@@ -24,12 +24,15 @@ pub fn read_sources(args: &[String]) -> Result<Vec<(String, String)>> {
     for arg in args {
         if arg == "-" {
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).context("reading stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("reading stdin")?;
             out.push(("STDIN".to_string(), s));
             continue;
         }
         let path = Path::new(arg);
-        let meta = std::fs::metadata(path).map_err(|_| anyhow!("the path \"{arg}\" does not exist"))?;
+        let meta =
+            std::fs::metadata(path).map_err(|_| anyhow!("the path \"{arg}\" does not exist"))?;
         if meta.is_dir() {
             let mut files: Vec<_> = std::fs::read_dir(path)
                 .with_context(|| format!("reading directory {arg}"))?
@@ -38,7 +41,8 @@ pub fn read_sources(args: &[String]) -> Result<Vec<(String, String)>> {
                 .collect();
             files.sort();
             for f in files {
-                let text = std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+                let text = std::fs::read_to_string(&f)
+                    .with_context(|| format!("reading {}", f.display()))?;
                 out.push((f.display().to_string(), text));
             }
         } else {
@@ -50,7 +54,10 @@ pub fn read_sources(args: &[String]) -> Result<Vec<(String, String)>> {
 }
 
 fn is_manifest_file(p: &Path) -> bool {
-    matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
+    matches!(
+        p.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml" | "json")
+    )
 }
 
 /// Parses a multi-document YAML (or JSON) text into objects. Empty documents are
@@ -69,7 +76,10 @@ pub fn parse_documents(source: &str, text: &str) -> Result<Vec<Document>> {
 }
 
 fn expand_list(source: &str, value: Value, out: &mut Vec<Document>) -> Result<()> {
-    let is_list = value.get("kind").and_then(Value::as_str).is_some_and(|k| k == "List" || k.ends_with("List"))
+    let is_list = value
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|k| k == "List" || k.ends_with("List"))
         && value.get("items").is_some_and(Value::is_array);
     if is_list {
         for item in value["items"].as_array().into_iter().flatten() {
@@ -78,7 +88,10 @@ fn expand_list(source: &str, value: Value, out: &mut Vec<Document>) -> Result<()
         return Ok(());
     }
     validate(source, &value)?;
-    out.push(Document { source: source.to_string(), object: value });
+    out.push(Document {
+        source: source.to_string(),
+        object: value,
+    });
     Ok(())
 }
 
@@ -86,14 +99,21 @@ fn expand_list(source: &str, value: Value, out: &mut Vec<Document>) -> Result<()
 fn validate(source: &str, value: &Value) -> Result<()> {
     let mut missing = Vec::new();
     for field in ["apiVersion", "kind"] {
-        if value.get(field).and_then(Value::as_str).is_none_or(str::is_empty) {
+        if value
+            .get(field)
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
             missing.push(format!("{field} not set"));
         }
     }
     if missing.is_empty() {
         return Ok(());
     }
-    bail!("error validating \"{source}\": error validating data: [{}]", missing.join(", "))
+    bail!(
+        "error validating \"{source}\": error validating data: [{}]",
+        missing.join(", ")
+    )
 }
 
 /// `error parsing hello.yaml: line 7 column 3: <message>`.
@@ -103,7 +123,11 @@ pub fn format_yaml_error(source: &str, err: &serde_yaml::Error) -> String {
         Some(loc) => {
             let suffix = format!(" at line {} column {}", loc.line(), loc.column());
             let msg = full.replace(&suffix, "");
-            format!("error parsing {source}: line {} column {}: {msg}", loc.line(), loc.column())
+            format!(
+                "error parsing {source}: line {} column {}: {msg}",
+                loc.line(),
+                loc.column()
+            )
         }
         None => format!("error parsing {source}: {full}"),
     }
@@ -117,7 +141,10 @@ mod tests {
     fn multi_document_and_lists() {
         let text = "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n---\n{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"b\"}}]}\n";
         let docs = parse_documents("x.yaml", text).unwrap();
-        let names: Vec<_> = docs.iter().map(|d| d.object["metadata"]["name"].as_str().unwrap()).collect();
+        let names: Vec<_> = docs
+            .iter()
+            .map(|d| d.object["metadata"]["name"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["a", "b"]);
         assert_eq!(docs[0].source, "x.yaml");
     }
@@ -126,13 +153,21 @@ mod tests {
     fn yaml_errors_name_file_and_line() {
         let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\ndata:\n  a: b\n c: d\n";
         let err = parse_documents("hello.yaml", text).unwrap_err().to_string();
-        assert!(err.starts_with("error parsing hello.yaml: line 10 column"), "{err}");
+        assert!(
+            err.starts_with("error parsing hello.yaml: line 10 column"),
+            "{err}"
+        );
         assert!(!err.contains("at line 10 column"), "{err}");
     }
 
     #[test]
     fn missing_kind_is_reported() {
-        let err = parse_documents("x.yaml", "apiVersion: v1\nmetadata: {name: a}\n").unwrap_err().to_string();
-        assert_eq!(err, "error validating \"x.yaml\": error validating data: [kind not set]");
+        let err = parse_documents("x.yaml", "apiVersion: v1\nmetadata: {name: a}\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "error validating \"x.yaml\": error validating data: [kind not set]"
+        );
     }
 }

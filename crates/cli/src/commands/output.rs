@@ -31,8 +31,17 @@ pub struct TableLayout {
 
 impl TableLayout {
     /// The layout for a Table: priority-0 columns (all with `wide`).
-    pub fn new(table: &Value, wide: bool, with_namespace: bool, name_prefix: String) -> TableLayout {
-        let defs = table.get("columnDefinitions").and_then(Value::as_array).cloned().unwrap_or_default();
+    pub fn new(
+        table: &Value,
+        wide: bool,
+        with_namespace: bool,
+        name_prefix: String,
+    ) -> TableLayout {
+        let defs = table
+            .get("columnDefinitions")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let mut columns = Vec::new();
         let mut headers = Vec::new();
         if with_namespace {
@@ -41,18 +50,37 @@ impl TableLayout {
         for (i, d) in defs.iter().enumerate() {
             if wide || d.get("priority").and_then(Value::as_i64).unwrap_or(0) == 0 {
                 columns.push(i);
-                headers.push(d.get("name").and_then(Value::as_str).unwrap_or("").to_uppercase());
+                headers.push(
+                    d.get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_uppercase(),
+                );
             }
         }
-        TableLayout { columns, headers, with_namespace, name_prefix }
+        TableLayout {
+            columns,
+            headers,
+            with_namespace,
+            name_prefix,
+        }
     }
 
     /// A row's cells as strings, in header order.
     pub fn row_cells(&self, row: &Value) -> Vec<String> {
-        let cells = row.get("cells").and_then(Value::as_array).cloned().unwrap_or_default();
+        let cells = row
+            .get("cells")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let mut out = Vec::new();
         if self.with_namespace {
-            out.push(row.pointer("/object/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string());
+            out.push(
+                row.pointer("/object/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+            );
         }
         for (n, &i) in self.columns.iter().enumerate() {
             let mut s = cells.get(i).map(cell_text).unwrap_or_default();
@@ -139,7 +167,11 @@ pub fn human_duration(secs: i64) -> String {
     let m = s / 60;
     if m < 10 {
         let rs = s % 60;
-        return if rs == 0 { format!("{m}m") } else { format!("{m}m{rs}s") };
+        return if rs == 0 {
+            format!("{m}m")
+        } else {
+            format!("{m}m{rs}s")
+        };
     }
     if m < 180 {
         return format!("{m}m");
@@ -147,7 +179,11 @@ pub fn human_duration(secs: i64) -> String {
     let h = m / 60;
     if h < 8 {
         let rm = m % 60;
-        return if rm == 0 { format!("{h}h") } else { format!("{h}h{rm}m") };
+        return if rm == 0 {
+            format!("{h}h")
+        } else {
+            format!("{h}h{rm}m")
+        };
     }
     if h < 48 {
         return format!("{h}h");
@@ -155,7 +191,11 @@ pub fn human_duration(secs: i64) -> String {
     let d = h / 24;
     if d < 8 {
         let rh = h % 24;
-        return if rh == 0 { format!("{d}d") } else { format!("{d}d{rh}h") };
+        return if rh == 0 {
+            format!("{d}d")
+        } else {
+            format!("{d}d{rh}h")
+        };
     }
     if d < 365 * 2 {
         return format!("{d}d");
@@ -204,7 +244,12 @@ mod tests {
         let layout = TableLayout::new(&t, false, false, String::new());
         assert_eq!(layout.headers, ["NAME", "URL", "READY"]);
         assert_eq!(cell_text(&json!(3)), "3");
-        let rows: Vec<_> = t["rows"].as_array().unwrap().iter().map(|r| layout.row_cells(r)).collect();
+        let rows: Vec<_> = t["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| layout.row_cells(r))
+            .collect();
         let out = render_table(&layout.headers, &rows, true);
         assert_eq!(
             out,
@@ -218,8 +263,17 @@ mod tests {
     fn wide_and_all_namespaces() {
         let t = ksvc_table();
         let layout = TableLayout::new(&t, true, true, "service.serving.knative.dev/".into());
-        assert_eq!(layout.headers, ["NAMESPACE", "NAME", "URL", "LATESTCREATED", "READY"]);
-        assert_eq!(layout.row_cells(&t["rows"][1])[..2], ["ns2".to_string(), "service.serving.knative.dev/a".to_string()]);
+        assert_eq!(
+            layout.headers,
+            ["NAMESPACE", "NAME", "URL", "LATESTCREATED", "READY"]
+        );
+        assert_eq!(
+            layout.row_cells(&t["rows"][1])[..2],
+            [
+                "ns2".to_string(),
+                "service.serving.knative.dev/a".to_string()
+            ]
+        );
     }
 
     #[test]

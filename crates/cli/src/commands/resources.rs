@@ -75,11 +75,22 @@ impl Resources {
         let groups = client.list_api_groups().await?;
         let mut fetches = Vec::new();
         for g in groups.groups {
-            let preferred = g.preferred_version.as_ref().map(|p| p.version.clone()).or_else(|| g.versions.first().map(|v| v.version.clone()));
+            let preferred = g
+                .preferred_version
+                .as_ref()
+                .map(|p| p.version.clone())
+                .or_else(|| g.versions.first().map(|v| v.version.clone()));
             for v in g.versions {
                 let is_pref = preferred.as_deref() == Some(v.version.as_str());
                 let (name, ver, gv) = (g.name.clone(), v.version.clone(), v.group_version.clone());
-                fetches.push(async move { (name, ver, is_pref, client.list_api_group_resources(&gv).await) });
+                fetches.push(async move {
+                    (
+                        name,
+                        ver,
+                        is_pref,
+                        client.list_api_group_resources(&gv).await,
+                    )
+                });
             }
         }
         for (group, version, is_pref, res) in futures::future::join_all(fetches).await {
@@ -93,11 +104,16 @@ impl Resources {
     /// `resource.version.group`. Ties prefer the core group, then groups alphabetically.
     pub fn resolve(&self, arg: &str) -> Result<&ResourceInfo> {
         let lower = arg.to_lowercase();
-        let mut attempts: Vec<(String, Option<String>, Option<String>)> = vec![(lower.clone(), None, None)];
+        let mut attempts: Vec<(String, Option<String>, Option<String>)> =
+            vec![(lower.clone(), None, None)];
         if let Some((res, rest)) = lower.split_once('.') {
             attempts.push((res.to_string(), None, Some(rest.to_string())));
             if let Some((ver, group)) = rest.split_once('.') {
-                attempts.push((res.to_string(), Some(ver.to_string()), Some(group.to_string())));
+                attempts.push((
+                    res.to_string(),
+                    Some(ver.to_string()),
+                    Some(group.to_string()),
+                ));
             }
         }
         for (name, version, group) in attempts {
@@ -116,8 +132,12 @@ impl Resources {
                 &|r| r.ar.kind.to_lowercase() == name,
             ];
             for matches in levels {
-                let mut found: Vec<&ResourceInfo> = candidates.iter().copied().filter(|r| matches(r)).collect();
-                found.sort_by(|a, b| (!a.ar.group.is_empty(), &a.ar.group).cmp(&(!b.ar.group.is_empty(), &b.ar.group)));
+                let mut found: Vec<&ResourceInfo> =
+                    candidates.iter().copied().filter(|r| matches(r)).collect();
+                found.sort_by(|a, b| {
+                    (!a.ar.group.is_empty(), &a.ar.group)
+                        .cmp(&(!b.ar.group.is_empty(), &b.ar.group))
+                });
                 if let Some(r) = found.first() {
                     return Ok(r);
                 }
@@ -132,18 +152,36 @@ impl Resources {
             Some((g, v)) => (g, v),
             None => ("", api_version),
         };
-        self.list.iter().find(|r| r.ar.group == group && r.ar.version == version && r.ar.kind == kind)
+        self.list
+            .iter()
+            .find(|r| r.ar.group == group && r.ar.version == version && r.ar.kind == kind)
     }
 }
 
-fn push_resources(out: &mut Vec<ResourceInfo>, group: &str, version: &str, preferred: bool, list: k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList) {
+fn push_resources(
+    out: &mut Vec<ResourceInfo>,
+    group: &str,
+    version: &str,
+    preferred: bool,
+    list: k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList,
+) {
     for r in list.resources {
         if r.name.contains('/') {
             continue;
         }
-        let api_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+        let api_version = if group.is_empty() {
+            version.to_string()
+        } else {
+            format!("{group}/{version}")
+        };
         out.push(ResourceInfo {
-            ar: ApiResource { group: group.into(), version: version.into(), api_version, kind: r.kind, plural: r.name },
+            ar: ApiResource {
+                group: group.into(),
+                version: version.into(),
+                api_version,
+                kind: r.kind,
+                plural: r.name,
+            },
             namespaced: r.namespaced,
             singular: r.singular_name,
             short_names: r.short_names.unwrap_or_default(),
@@ -156,10 +194,28 @@ fn push_resources(out: &mut Vec<ResourceInfo>, group: &str, version: &str, prefe
 pub(crate) mod tests {
     use super::*;
 
-    fn info(group: &str, version: &str, kind: &str, plural: &str, short: &[&str], namespaced: bool, preferred: bool) -> ResourceInfo {
-        let api_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    fn info(
+        group: &str,
+        version: &str,
+        kind: &str,
+        plural: &str,
+        short: &[&str],
+        namespaced: bool,
+        preferred: bool,
+    ) -> ResourceInfo {
+        let api_version = if group.is_empty() {
+            version.to_string()
+        } else {
+            format!("{group}/{version}")
+        };
         ResourceInfo {
-            ar: ApiResource { group: group.into(), version: version.into(), api_version, kind: kind.into(), plural: plural.into() },
+            ar: ApiResource {
+                group: group.into(),
+                version: version.into(),
+                api_version,
+                kind: kind.into(),
+                plural: plural.into(),
+            },
             namespaced,
             singular: kind.to_lowercase(),
             short_names: short.iter().map(|s| s.to_string()).collect(),
@@ -174,13 +230,53 @@ pub(crate) mod tests {
                 info("", "v1", "ConfigMap", "configmaps", &["cm"], true, true),
                 info("", "v1", "Namespace", "namespaces", &["ns"], false, true),
                 info("", "v1", "Event", "events", &["ev"], true, true),
-                info("serving.knative.dev", "v1", "Service", "services", &["ksvc", "ksvcs"], true, true),
-                info("serving.knative.dev", "v1", "Configuration", "configurations", &["config", "cfg"], true, true),
-                info("serving.knative.dev", "v1", "Revision", "revisions", &["rev"], true, true),
-                info("serving.knative.dev", "v1", "Route", "routes", &["rt"], true, true),
+                info(
+                    "serving.knative.dev",
+                    "v1",
+                    "Service",
+                    "services",
+                    &["ksvc", "ksvcs"],
+                    true,
+                    true,
+                ),
+                info(
+                    "serving.knative.dev",
+                    "v1",
+                    "Configuration",
+                    "configurations",
+                    &["config", "cfg"],
+                    true,
+                    true,
+                ),
+                info(
+                    "serving.knative.dev",
+                    "v1",
+                    "Revision",
+                    "revisions",
+                    &["rev"],
+                    true,
+                    true,
+                ),
+                info(
+                    "serving.knative.dev",
+                    "v1",
+                    "Route",
+                    "routes",
+                    &["rt"],
+                    true,
+                    true,
+                ),
                 info("tekton.dev", "v1", "Task", "tasks", &[], true, true),
                 info("tekton.dev", "v1beta1", "Task", "tasks", &[], true, false),
-                info("zz.example.com", "v1", "Service", "services", &[], true, true),
+                info(
+                    "zz.example.com",
+                    "v1",
+                    "Service",
+                    "services",
+                    &[],
+                    true,
+                    true,
+                ),
             ],
         }
     }
@@ -193,7 +289,10 @@ pub(crate) mod tests {
         assert_eq!(g("services"), "services.serving.knative.dev");
         assert_eq!(g("service"), "services.serving.knative.dev");
         assert_eq!(g("Service"), "services.serving.knative.dev");
-        assert_eq!(g("services.serving.knative.dev"), "services.serving.knative.dev");
+        assert_eq!(
+            g("services.serving.knative.dev"),
+            "services.serving.knative.dev"
+        );
         assert_eq!(g("services.zz.example.com"), "services.zz.example.com");
         assert_eq!(g("cm"), "configmaps");
         assert_eq!(g("ConfigMap"), "configmaps");
@@ -201,7 +300,10 @@ pub(crate) mod tests {
         assert_eq!(g("cfg"), "configurations.serving.knative.dev");
         assert_eq!(g("rev"), "revisions.serving.knative.dev");
         assert_eq!(g("rt"), "routes.serving.knative.dev");
-        assert_eq!(r.resolve("tasks.v1beta1.tekton.dev").unwrap().ar.version, "v1beta1");
+        assert_eq!(
+            r.resolve("tasks.v1beta1.tekton.dev").unwrap().ar.version,
+            "v1beta1"
+        );
         assert_eq!(r.resolve("tasks").unwrap().ar.version, "v1");
         assert_eq!(
             r.resolve("foo").unwrap_err().to_string(),
@@ -214,10 +316,16 @@ pub(crate) mod tests {
         let r = sample();
         let ksvc = r.for_kind("serving.knative.dev/v1", "Service").unwrap();
         assert_eq!(ksvc.kind_group(), "service.serving.knative.dev");
-        assert_eq!(ksvc.url_path(Some("default")), "/apis/serving.knative.dev/v1/namespaces/default/services");
+        assert_eq!(
+            ksvc.url_path(Some("default")),
+            "/apis/serving.knative.dev/v1/namespaces/default/services"
+        );
         let cm = r.for_kind("v1", "ConfigMap").unwrap();
         assert_eq!(cm.kind_group(), "configmap");
-        assert_eq!(r.for_kind("v1", "Namespace").unwrap().url_path(Some("x")), "/api/v1/namespaces");
+        assert_eq!(
+            r.for_kind("v1", "Namespace").unwrap().url_path(Some("x")),
+            "/api/v1/namespaces"
+        );
         assert!(r.for_kind("x/v1", "Foo").is_none());
     }
 }

@@ -15,7 +15,11 @@ pub fn skiff_bin() -> &'static str {
 
 /// A free loopback port (bound and released; the server binds it right after).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running `skiff server`.
@@ -36,7 +40,12 @@ impl TestServer {
     pub fn start_with(extra: &[&str]) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let mut s = TestServer { dir, addr, extra_args: extra.iter().map(|s| s.to_string()).collect(), child: None };
+        let mut s = TestServer {
+            dir,
+            addr,
+            extra_args: extra.iter().map(|s| s.to_string()).collect(),
+            child: None,
+        };
         s.spawn();
         s
     }
@@ -50,7 +59,10 @@ impl TestServer {
     }
 
     pub fn token(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("pki/admin.token")).unwrap().trim().to_string()
+        std::fs::read_to_string(self.dir.path().join("pki/admin.token"))
+            .unwrap()
+            .trim()
+            .to_string()
     }
 
     pub fn url(&self) -> String {
@@ -58,7 +70,11 @@ impl TestServer {
     }
 
     fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("server.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("server.log"))
+            .unwrap();
         let child = Command::new(skiff_bin())
             .arg("server")
             .arg("--data-dir")
@@ -81,9 +97,18 @@ impl TestServer {
     pub fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if std::net::TcpStream::connect(self.addr).is_ok() && self.dir.path().join("kubeconfig").exists() {
+            if std::net::TcpStream::connect(self.addr).is_ok()
+                && self.dir.path().join("kubeconfig").exists()
+            {
                 let out = Command::new("curl")
-                    .args(["-sk", "-o", "/dev/null", "-w", "%{http_code}", &format!("{}/readyz", self.url())])
+                    .args([
+                        "-sk",
+                        "-o",
+                        "/dev/null",
+                        "-w",
+                        "%{http_code}",
+                        &format!("{}/readyz", self.url()),
+                    ])
                     .output();
                 if let Ok(o) = out {
                     if String::from_utf8_lossy(&o.stdout) == "200" {
@@ -124,7 +149,13 @@ impl TestServer {
 
     /// Runs kubectl with `stdin` piped in.
     pub fn kubectl_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        run_with_stdin(Command::new("kubectl").env("KUBECONFIG", self.kubeconfig()).env("HOME", self.dir.path()).args(args), stdin)
+        run_with_stdin(
+            Command::new("kubectl")
+                .env("KUBECONFIG", self.kubeconfig())
+                .env("HOME", self.dir.path())
+                .args(args),
+            stdin,
+        )
     }
 
     /// Runs the skiff CLI against this server.
@@ -134,13 +165,20 @@ impl TestServer {
 
     /// Runs the skiff CLI with `stdin` piped in.
     pub fn skiff_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        run_with_stdin(Command::new(skiff_bin()).env("KUBECONFIG", self.kubeconfig()).args(args), stdin)
+        run_with_stdin(
+            Command::new(skiff_bin())
+                .env("KUBECONFIG", self.kubeconfig())
+                .args(args),
+            stdin,
+        )
     }
 
     /// A kube::Client from the written kubeconfig.
     pub async fn client(&self) -> kube::Client {
         let kc = kube::config::Kubeconfig::read_from(self.kubeconfig()).unwrap();
-        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.unwrap();
+        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .unwrap();
         kube::Client::try_from(cfg).unwrap()
     }
 
@@ -162,10 +200,21 @@ impl Drop for TestServer {
 
 fn run_with_stdin(cmd: &mut Command, stdin: Option<&str>) -> Output {
     use std::io::Write;
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn");
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     child.wait_with_output().unwrap()
 }
@@ -183,7 +232,13 @@ pub fn stderr(o: &Output) -> String {
 /// Asserts success and returns stdout.
 #[track_caller]
 pub fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "command failed: {}\nstdout: {}\nstderr: {}", o.status, stdout(o), stderr(o));
+    assert!(
+        o.status.success(),
+        "command failed: {}\nstdout: {}\nstderr: {}",
+        o.status,
+        stdout(o),
+        stderr(o)
+    );
     stdout(o)
 }
 
