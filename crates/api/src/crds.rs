@@ -5,15 +5,40 @@ use kube::CustomResourceExt;
 
 use crate::serving::v1::{Configuration, Revision, Route, Service};
 
+/// A fingerprint of the sources the built-in CRDs come from; each built-in CRD carries
+/// it in the [`FINGERPRINT_ANNOTATION`] annotation.
+pub const BUILTIN_CRDS_FINGERPRINT: &str = env!("SKIFF_CRD_FINGERPRINT");
+
+/// The annotation holding [`BUILTIN_CRDS_FINGERPRINT`].
+pub const FINGERPRINT_ANNOTATION: &str = "skiff.dev/crd-fingerprint";
+
+/// The names of the built-in CRDs, known without generating them.
+pub const BUILTIN_CRD_NAMES: [&str; 4] = [
+    "services.serving.knative.dev",
+    "configurations.serving.knative.dev",
+    "revisions.serving.knative.dev",
+    "routes.serving.knative.dev",
+];
+
 /// All built-in CustomResourceDefinitions: the four Knative Serving v1 kinds,
 /// with Knative's names, short names, categories and printer columns.
 pub fn builtin_crds() -> Vec<CustomResourceDefinition> {
-    vec![
+    let mut crds = vec![
         Service::crd(),
         Configuration::crd(),
         Revision::crd(),
         Route::crd(),
-    ]
+    ];
+    for crd in &mut crds {
+        crd.metadata
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(
+                FINGERPRINT_ANNOTATION.into(),
+                BUILTIN_CRDS_FINGERPRINT.into(),
+            );
+    }
+    crds
 }
 
 #[cfg(test)]
@@ -29,6 +54,15 @@ mod tests {
             .iter()
             .map(|c| (c.name.clone(), c.json_path.clone()))
             .collect()
+    }
+
+    #[test]
+    fn builtin_names_match_generated_crds() {
+        let names: Vec<String> = builtin_crds()
+            .iter()
+            .map(|c| c.metadata.name.clone().unwrap())
+            .collect();
+        assert_eq!(names, BUILTIN_CRD_NAMES.to_vec());
     }
 
     #[test]

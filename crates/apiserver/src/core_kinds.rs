@@ -7,7 +7,9 @@ use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Secret, ServiceAcc
 use schemars::JsonSchema;
 use serde_json::{json, Value};
 
-use crate::registry::{ColumnSource, Origin, PrinterColumn, ResourceDef};
+use std::sync::{Arc, OnceLock};
+
+use crate::registry::{ColumnSource, Origin, PrinterColumn, ResourceDef, Schema};
 
 /// A structural openAPIV3Schema for a k8s-openapi type.
 pub fn structural_schema<T: JsonSchema>() -> Value {
@@ -74,15 +76,20 @@ fn core(
         short_names: short.iter().map(|s| s.to_string()).collect(),
         categories: vec![],
         namespaced,
-        schema,
+        schema: schema.map(Schema::owned),
         printer_columns: columns,
         status_subresource: status,
         origin: Origin::Core,
     }
 }
 
-/// The definitions of the core kinds.
-pub fn definitions() -> Vec<ResourceDef> {
+/// The definitions of the core kinds, built once (schema generation is not free).
+pub fn definitions() -> &'static [Arc<ResourceDef>] {
+    static DEFS: OnceLock<Vec<Arc<ResourceDef>>> = OnceLock::new();
+    DEFS.get_or_init(|| build_definitions().into_iter().map(Arc::new).collect())
+}
+
+fn build_definitions() -> Vec<ResourceDef> {
     vec![
         core(
             "",

@@ -740,7 +740,7 @@ impl Objects {
         let mut causes = Vec::new();
         let mut warnings = Vec::new();
         validate_metadata(def, obj, &mut causes);
-        if let Some(schema_doc) = &def.schema {
+        if let Some(schema_doc) = def.schema.as_ref().map(|s| s.get()) {
             let strict = def.always_strict() || opts.field_validation == FieldValidation::Strict;
             let mut body = obj.clone();
             if def.origin == Origin::Crd {

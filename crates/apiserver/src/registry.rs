@@ -29,6 +29,38 @@ pub struct PrinterColumn {
     pub source: ColumnSource,
 }
 
+/// A kind's `openAPIV3Schema`, shared with the object it comes from (a stored CRD)
+/// instead of copied: Knative's schemas are large.
+#[derive(Clone, Debug)]
+pub struct Schema {
+    root: Arc<Value>,
+    pointer: Option<String>,
+}
+
+impl Schema {
+    /// A schema that is a value of its own.
+    pub fn owned(schema: Value) -> Schema {
+        Schema {
+            root: Arc::new(schema),
+            pointer: None,
+        }
+    }
+    /// The schema at `pointer` inside `root`.
+    pub fn within(root: Arc<Value>, pointer: String) -> Schema {
+        Schema {
+            root,
+            pointer: Some(pointer),
+        }
+    }
+    /// The schema document.
+    pub fn get(&self) -> &Value {
+        match &self.pointer {
+            Some(p) => self.root.pointer(p).unwrap_or(&Value::Null),
+            None => &self.root,
+        }
+    }
+}
+
 /// Where a kind's definition came from; core kinds get a few built-in behaviours
 /// (strategic merge patch, unconditional updates).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,7 +82,7 @@ pub struct ResourceDef {
     pub categories: Vec<String>,
     pub namespaced: bool,
     /// The version's `openAPIV3Schema`, if any.
-    pub schema: Option<Value>,
+    pub schema: Option<Schema>,
     pub printer_columns: Vec<PrinterColumn>,
     pub status_subresource: bool,
     pub origin: Origin,
@@ -85,10 +117,7 @@ pub struct Registry {
 impl Registry {
     /// Builds the registry from the core kinds and the stored CRDs.
     pub fn build(crds: &[Arc<Value>]) -> Registry {
-        let mut resources: Vec<Arc<ResourceDef>> = core_kinds::definitions()
-            .into_iter()
-            .map(Arc::new)
-            .collect();
+        let mut resources: Vec<Arc<ResourceDef>> = core_kinds::definitions().to_vec();
         for crd in crds {
             if crd.pointer("/metadata/deletionTimestamp").is_some() {
                 continue;
@@ -163,7 +192,7 @@ fn strings_at(v: &Value, ptr: &str) -> Vec<String> {
 }
 
 /// The served versions of one CRD object, as resource definitions.
-pub fn defs_from_crd(crd: &Value) -> Vec<ResourceDef> {
+pub fn defs_from_crd(crd: &Arc<Value>) -> Vec<ResourceDef> {
     let group = str_at(crd, "/spec/group");
     let names = crd.pointer("/spec/names").cloned().unwrap_or(Value::Null);
     let kind = str_at(&names, "/kind");
@@ -186,11 +215,12 @@ pub fn defs_from_crd(crd: &Value) -> Vec<ResourceDef> {
     };
     let namespaced = str_at(crd, "/spec/scope") != "Cluster";
     let mut out = Vec::new();
-    for v in crd
+    for (i, v) in crd
         .pointer("/spec/versions")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
+        .enumerate()
     {
         if v.get("served").and_then(Value::as_bool) == Some(false) {
             continue;
@@ -216,7 +246,12 @@ pub fn defs_from_crd(crd: &Value) -> Vec<ResourceDef> {
             short_names: strings_at(&names, "/shortNames"),
             categories: strings_at(&names, "/categories"),
             namespaced,
-            schema: v.pointer("/schema/openAPIV3Schema").cloned(),
+            schema: v.pointer("/schema/openAPIV3Schema").map(|_| {
+                Schema::within(
+                    crd.clone(),
+                    format!("/spec/versions/{i}/schema/openAPIV3Schema"),
+                )
+            }),
             printer_columns: columns,
             status_subresource: v.pointer("/subresources/status").is_some(),
             origin: Origin::Crd,

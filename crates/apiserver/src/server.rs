@@ -49,15 +49,25 @@ pub async fn start(config: ServerConfig) -> Result<Server> {
         },
     )
     .context("opening the store")?;
+    let t = std::time::Instant::now();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let objects = Arc::new(Objects::new(Arc::new(store), clock));
+    tracing::debug!(
+        ms = t.elapsed().as_secs_f64() * 1e3,
+        "store opened, registry built"
+    );
     install_builtins(&objects)?;
+    tracing::debug!(ms = t.elapsed().as_secs_f64() * 1e3, "built-ins installed");
     let listener = TcpListener::bind(config.api_addr)
         .await
         .with_context(|| format!("binding {}", config.api_addr))?;
     let local_addr = listener.local_addr()?;
     let creds = crate::pki::ensure(&config.data_dir, local_addr)?;
     let tls = Arc::new(crate::pki::tls_config(&creds)?);
+    tracing::debug!(
+        ms = t.elapsed().as_secs_f64() * 1e3,
+        "credentials and TLS ready"
+    );
     let app = Arc::new(App {
         objects,
         tokens: vec![creds.admin_token.clone()],
@@ -98,6 +108,19 @@ pub fn install_builtins(objects: &Objects) -> Result<()> {
     let crd_def = registry
         .find("apiextensions.k8s.io", "v1", "customresourcedefinitions")
         .context("CRDs are always served")?;
+    let crd_key = |name: &str| Key::new("apiextensions.k8s.io/customresourcedefinitions", "", name);
+    let current = skiff_api::BUILTIN_CRD_NAMES.iter().all(|name| {
+        objects.store.get(&crd_key(name)).is_some_and(|crd| {
+            crd.pointer("/metadata/annotations")
+                .and_then(|a| a.get(skiff_api::FINGERPRINT_ANNOTATION))
+                .and_then(Value::as_str)
+                == Some(skiff_api::BUILTIN_CRDS_FINGERPRINT)
+        })
+    });
+    if current {
+        // Generating the CRDs is the slow part of start-up; skip it when nothing changed.
+        return Ok(());
+    }
     for crd in skiff_api::builtin_crds() {
         let mut crd: Value = serde_json::to_value(&crd)?;
         let name = crd
@@ -105,24 +128,19 @@ pub fn install_builtins(objects: &Objects) -> Result<()> {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        match objects.store.get(&Key::new(
-            "apiextensions.k8s.io/customresourcedefinitions",
-            "",
-            &name,
-        )) {
+        match objects.store.get(&crd_key(&name)) {
             None => {
                 objects
                     .create(&crd_def, "", crd, &WriteOptions::default())
                     .map_err(|e| anyhow::anyhow!("installing CRD {name}: {e}"))?;
             }
-            Some(existing) if existing.get("spec") != crd.get("spec") => {
+            Some(existing) => {
                 crd["metadata"]["resourceVersion"] =
                     existing["metadata"]["resourceVersion"].clone();
                 objects
                     .update(&crd_def, "", &name, crd, false, &WriteOptions::default())
                     .map_err(|e| anyhow::anyhow!("updating CRD {name}: {e}"))?;
             }
-            Some(_) => {}
         }
     }
     Ok(())
