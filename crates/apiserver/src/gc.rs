@@ -43,12 +43,13 @@ fn is_deleting(obj: &Value) -> bool {
     obj.pointer("/metadata/deletionTimestamp").is_some()
 }
 
-fn set_finalizers(objects: &Objects, key: &Key, fins: Vec<String>) {
+/// Merge-patches one object on the collector's behalf; a vanished object is fine.
+fn merge_patch(objects: &Objects, key: &Key, patch: Value, what: &str) {
     let Some(def) = def_for(objects, &key.resource) else {
         return;
     };
-    let patch = json!({"metadata": {"finalizers": fins}});
     let body = serde_json::to_vec(&patch).unwrap_or_default();
+    let opts = Default::default();
     if let Err(e) = objects.patch(
         &def,
         &key.namespace,
@@ -56,12 +57,21 @@ fn set_finalizers(objects: &Objects, key: &Key, fins: Vec<String>) {
         PatchType::Merge,
         &body,
         false,
-        &Default::default(),
+        &opts,
     ) {
         if e.code != 404 {
-            tracing::warn!(object = %key.name, error = %e, "garbage collector could not update finalizers");
+            tracing::warn!(object = %key.name, error = %e, "garbage collector could not update {what}");
         }
     }
+}
+
+fn set_finalizers(objects: &Objects, key: &Key, fins: Vec<String>) {
+    merge_patch(
+        objects,
+        key,
+        json!({"metadata": {"finalizers": fins}}),
+        "finalizers",
+    );
 }
 
 fn delete(objects: &Objects, key: &Key) {
@@ -153,29 +163,23 @@ pub fn sweep(objects: &Objects) -> bool {
                         .collect()
                 })
                 .unwrap_or_default();
-            if let Some(def) = def_for(objects, &key.resource) {
-                let patch = if kept.is_empty() {
-                    json!({"metadata": {"ownerReferences": null}})
-                } else {
-                    json!({"metadata": {"ownerReferences": kept}})
-                };
-                let body = serde_json::to_vec(&patch).unwrap_or_default();
-                let _ = objects.patch(
-                    &def,
-                    &key.namespace,
-                    &key.name,
-                    PatchType::Merge,
-                    &body,
-                    false,
-                    &Default::default(),
-                );
-                for o in orphaning {
-                    if let Some(c) = dependents_of.get_mut(o) {
-                        *c = c.saturating_sub(1);
-                    }
+            let refs = if kept.is_empty() {
+                Value::Null
+            } else {
+                Value::Array(kept)
+            };
+            merge_patch(
+                objects,
+                key,
+                json!({"metadata": {"ownerReferences": refs}}),
+                "ownerReferences",
+            );
+            for o in orphaning {
+                if let Some(c) = dependents_of.get_mut(o) {
+                    *c = c.saturating_sub(1);
                 }
-                changed = true;
             }
+            changed = true;
         }
     }
 

@@ -379,7 +379,7 @@ async fn handle(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
             let bytes = read_body(&app, body).await?;
             let obj = body::parse_object(&ct, &bytes)?;
             let w = objects.create(&def, &ns, obj, &opts)?;
-            Ok(present_one(&w.object, StatusCode::CREATED, &w.warnings))
+            Ok(present_one(&w.object, w.status_code(), &w.warnings))
         }
         (&Method::PUT, Some(name)) => {
             let opts = write_options(&q)?;
@@ -387,15 +387,7 @@ async fn handle(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
             let bytes = read_body(&app, body).await?;
             let obj = body::parse_object(&ct, &bytes)?;
             let w = objects.update(&def, &ns, name, obj, status_only, &opts)?;
-            Ok(present_one(
-                &w.object,
-                if w.created {
-                    StatusCode::CREATED
-                } else {
-                    StatusCode::OK
-                },
-                &w.warnings,
-            ))
+            Ok(present_one(&w.object, w.status_code(), &w.warnings))
         }
         (&Method::PATCH, Some(name)) => {
             let opts = write_options(&q)?;
@@ -404,24 +396,16 @@ async fn handle(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
                 .ok_or_else(|| ApiError::unsupported_media_type(&ct, PATCH_CONTENT_TYPES))?;
             let bytes = read_body(&app, body).await?;
             let w = objects.patch(&def, &ns, name, patch_type, &bytes, status_only, &opts)?;
-            Ok(present_one(
-                &w.object,
-                if w.created {
-                    StatusCode::CREATED
-                } else {
-                    StatusCode::OK
-                },
-                &w.warnings,
-            ))
+            Ok(present_one(&w.object, w.status_code(), &w.warnings))
         }
         (&Method::DELETE, Some(name)) => {
             let ct = content_type(&parts.headers);
             let bytes = read_body(&app, body).await?;
             let opts = delete_options(&q, &ct, &bytes)?;
-            match objects.delete(&def, &ns, name, &opts)? {
-                Deleted::Gone(obj) => Ok(present_one(&obj, StatusCode::OK, &[])),
-                Deleted::Pending(obj) => Ok(present_one(&obj, StatusCode::OK, &[])),
-            }
+            // Gone or still finalizing, the answer is the object as it is now.
+            let (Deleted::Gone(obj) | Deleted::Pending(obj)) =
+                objects.delete(&def, &ns, name, &opts)?;
+            Ok(present_one(&obj, StatusCode::OK, &[]))
         }
         (&Method::DELETE, None) => {
             let ct = content_type(&parts.headers);

@@ -54,6 +54,17 @@ pub struct Written {
     pub created: bool,
 }
 
+impl Written {
+    /// 201 for a create, 200 otherwise.
+    pub fn status_code(&self) -> http::StatusCode {
+        if self.created {
+            http::StatusCode::CREATED
+        } else {
+            http::StatusCode::OK
+        }
+    }
+}
+
 /// Deletion propagation (`propagationPolicy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Propagation {
