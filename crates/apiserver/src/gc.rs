@@ -56,7 +56,6 @@ fn merge_patch(objects: &Objects, key: &Key, patch: Value, what: &str) {
         &key.name,
         PatchType::Merge,
         &body,
-        false,
         &opts,
     ) {
         if e.code != 404 {

@@ -18,7 +18,8 @@ use serde_json::{json, Value};
 
 use crate::body;
 use crate::objects::{
-    DeleteOptions, Deleted, FieldValidation, ListOptions, Objects, Propagation, WriteOptions,
+    DeleteOptions, Deleted, FieldValidation, ListOptions, Listed, Objects, Propagation,
+    WriteOptions,
 };
 use crate::patch::{PatchType, PATCH_CONTENT_TYPES};
 use crate::registry::ResourceDef;
@@ -228,6 +229,7 @@ fn write_options(q: &HashMap<String, String>) -> Result<WriteOptions, ApiError> 
         }
     };
     Ok(WriteOptions {
+        status_only: false,
         field_validation: FieldValidation::parse(q.get("fieldValidation").map(String::as_str))?,
         dry_run,
     })
@@ -349,7 +351,11 @@ async fn handle(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
                     params,
                 );
             }
-            let (items, rv, next) = objects.list(&def, ns_filter, &opts)?;
+            let Listed {
+                items,
+                resource_version: rv,
+                continue_token: next,
+            } = objects.list(&def, ns_filter, &opts)?;
             let v = match repr {
                 Representation::Table => table::table(
                     &def,
@@ -386,7 +392,16 @@ async fn handle(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
             let ct = content_type(&parts.headers);
             let bytes = read_body(&app, body).await?;
             let obj = body::parse_object(&ct, &bytes)?;
-            let w = objects.update(&def, &ns, name, obj, status_only, &opts)?;
+            let w = objects.update(
+                &def,
+                &ns,
+                name,
+                obj,
+                &WriteOptions {
+                    status_only,
+                    ..opts
+                },
+            )?;
             Ok(present_one(&w.object, w.status_code(), &w.warnings))
         }
         (&Method::PATCH, Some(name)) => {
@@ -395,7 +410,17 @@ async fn handle(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
             let patch_type = PatchType::from_content_type(&ct)
                 .ok_or_else(|| ApiError::unsupported_media_type(&ct, PATCH_CONTENT_TYPES))?;
             let bytes = read_body(&app, body).await?;
-            let w = objects.patch(&def, &ns, name, patch_type, &bytes, status_only, &opts)?;
+            let w = objects.patch(
+                &def,
+                &ns,
+                name,
+                patch_type,
+                &bytes,
+                &WriteOptions {
+                    status_only,
+                    ..opts
+                },
+            )?;
             Ok(present_one(&w.object, w.status_code(), &w.warnings))
         }
         (&Method::DELETE, Some(name)) => {
@@ -412,15 +437,17 @@ async fn handle(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
             let bytes = read_body(&app, body).await?;
             let opts = delete_options(&q, &ct, &bytes)?;
             let list_opts = list_options(&q, &def)?;
-            let (items, _, _) = objects.list(
-                &def,
-                target.namespace.as_deref(),
-                &ListOptions {
-                    limit: None,
-                    continue_token: None,
-                    ..list_opts
-                },
-            )?;
+            let items = objects
+                .list(
+                    &def,
+                    target.namespace.as_deref(),
+                    &ListOptions {
+                        limit: None,
+                        continue_token: None,
+                        ..list_opts
+                    },
+                )?
+                .items;
             for item in &items {
                 let item_ns = item
                     .pointer("/metadata/namespace")

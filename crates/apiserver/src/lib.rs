@@ -1,6 +1,10 @@
 //! skiff's Kubernetes-compatible API server: the REST surface real clients (kubectl,
 //! kube-rs) use, generic over resource definitions (CRDs), over the embedded store.
 
+// ApiError carries a Status (message, causes); errors are the cold path, so its size
+// does not matter.
+#![allow(clippy::result_large_err)]
+
 pub mod body;
 pub mod clock;
 pub mod core_kinds;

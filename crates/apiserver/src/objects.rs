@@ -43,6 +43,8 @@ impl FieldValidation {
 pub struct WriteOptions {
     pub field_validation: FieldValidation,
     pub dry_run: bool,
+    /// The write goes to the `status` subresource: only `.status` changes.
+    pub status_only: bool,
 }
 
 /// The result of a write: the object as stored and any warnings for the client.
@@ -90,6 +92,15 @@ pub enum Deleted {
     Gone(Arc<Value>),
     /// The object is being deleted but waits for finalizers.
     Pending(Arc<Value>),
+}
+
+/// One page of a list: the items, the resourceVersion it is consistent with, and the
+/// continue token for the next page.
+#[derive(Debug)]
+pub struct Listed {
+    pub items: Vec<Arc<Value>>,
+    pub resource_version: u64,
+    pub continue_token: Option<String>,
 }
 
 /// List parameters.
@@ -246,7 +257,7 @@ impl Objects {
         def: &ResourceDef,
         ns: Option<&str>,
         opts: &ListOptions,
-    ) -> Result<(Vec<Arc<Value>>, u64, Option<String>), ApiError> {
+    ) -> Result<Listed, ApiError> {
         let ns = if def.namespaced { ns } else { None };
         let (items, store_rv) = self.store.list(&def.storage_resource(), ns);
         let (start_after, list_rv) = match &opts.continue_token {
@@ -295,7 +306,11 @@ impl Objects {
             }
             out.push(Self::present(def, &item));
         }
-        Ok((out, list_rv, next))
+        Ok(Listed {
+            items: out,
+            resource_version: list_rv,
+            continue_token: next,
+        })
     }
 
     fn namespace_must_exist(&self, def: &ResourceDef, ns: &str) -> Result<(), ApiError> {
@@ -404,7 +419,6 @@ impl Objects {
         ns: &str,
         name: &str,
         mut obj: Value,
-        status_only: bool,
         opts: &WriteOptions,
     ) -> Result<Written, ApiError> {
         self.check_type(def, &mut obj)?;
@@ -430,7 +444,7 @@ impl Objects {
         let wanted_rv = meta_str(&obj, "resourceVersion")
             .filter(|s| !s.is_empty())
             .map(String::from);
-        if wanted_rv.is_none() && def.origin == Origin::Crd && !status_only {
+        if wanted_rv.is_none() && def.origin == Origin::Crd && !opts.status_only {
             return Err(ApiError::invalid(
                 &def.group,
                 &def.kind,
@@ -455,7 +469,7 @@ impl Objects {
             }
             let _ = this;
             Ok(obj)
-        }, status_only)
+        })
     }
 
     /// PATCH of the object or its status subresource. A server-side apply patch of an
@@ -467,7 +481,6 @@ impl Objects {
         name: &str,
         patch_type: PatchType,
         body: &[u8],
-        status_only: bool,
         opts: &WriteOptions,
     ) -> Result<Written, ApiError> {
         let patch_doc = patch::parse_patch(patch_type, body)?;
@@ -504,7 +517,7 @@ impl Objects {
             }
             self.check_type(def, &mut patched)?;
             Ok(patched)
-        }, status_only)
+        })
     }
 
     /// The shared read-modify-write of update and patch: `make_new` turns the current
@@ -519,7 +532,6 @@ impl Objects {
         name: &str,
         opts: &WriteOptions,
         make_new: impl FnOnce(&Self, &Value) -> Result<Value, ApiError>,
-        status_only: bool,
     ) -> Result<Written, ApiError> {
         let key = Self::key(def, ns, name);
         let mut warnings = Vec::new();
@@ -530,7 +542,7 @@ impl Objects {
                 let current =
                     cur.ok_or_else(|| ApiError::not_found(&def.group, &def.plural, name))?;
                 let requested = make_new(self, current)?;
-                let mut new = if status_only {
+                let mut new = if opts.status_only {
                     let mut n = (**current).clone();
                     match requested.get("status") {
                         Some(s) => n["status"] = s.clone(),
@@ -575,7 +587,7 @@ impl Objects {
                     }
                     m.remove("resourceVersion");
                 }
-                warnings = self.validate(def, &mut new, Some(current), opts, !status_only)?;
+                warnings = self.validate(def, &mut new, Some(current), opts, !opts.status_only)?;
                 self.prepare_core(def, &mut new, Some(current));
                 // Generation counts changes of the desired state, after defaulting.
                 if meta(&new).is_some_and(|m| m.contains_key("generation"))

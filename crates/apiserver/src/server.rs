@@ -138,7 +138,7 @@ pub fn install_builtins(objects: &Objects) -> Result<()> {
                 crd["metadata"]["resourceVersion"] =
                     existing["metadata"]["resourceVersion"].clone();
                 objects
-                    .update(&crd_def, "", &name, crd, false, &WriteOptions::default())
+                    .update(&crd_def, "", &name, crd, &WriteOptions::default())
                     .map_err(|e| anyhow::anyhow!("updating CRD {name}: {e}"))?;
             }
         }

@@ -181,7 +181,7 @@ pub fn watch(
     // earlier subscription's resourceVersion instead would drop an object changed in
     // between, and its watcher would see MODIFIED without ever seeing ADDED.)
     let initial: Vec<Arc<Value>> = if initial_events {
-        let (items, list_rv, _) = app.objects.list(
+        let listed = app.objects.list(
             &def,
             namespace.as_deref(),
             &ListOptions {
@@ -190,8 +190,8 @@ pub fn watch(
                 ..opts
             },
         )?;
-        last_rv = last_rv.max(list_rv);
-        items
+        last_rv = last_rv.max(listed.resource_version);
+        listed.items
     } else {
         Vec::new()
     };

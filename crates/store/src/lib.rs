@@ -99,6 +99,10 @@ pub struct Outcome {
     pub event: Option<Event>,
 }
 
+/// How a watch starts: the logged events to replay, the resourceVersion they reach,
+/// and the live receiver for everything after it.
+pub type WatchStart = (Vec<Arc<Event>>, u64, broadcast::Receiver<Arc<Event>>);
+
 /// Why a watch cannot start where the client asked.
 #[derive(Debug, PartialEq, Eq)]
 pub enum WatchError {
@@ -395,10 +399,7 @@ impl Store {
 
     /// Starts a watch from `since` (exclusive): the events already in the log after it,
     /// and a live receiver for everything newer than the returned resourceVersion.
-    pub fn watch_from(
-        &self,
-        since: u64,
-    ) -> Result<(Vec<Arc<Event>>, u64, broadcast::Receiver<Arc<Event>>), WatchError> {
+    pub fn watch_from(&self, since: u64) -> Result<WatchStart, WatchError> {
         let (rx, now, compacted) = {
             let inner = self.inner.lock().unwrap();
             (self.fanout.subscribe(), inner.rv, inner.compacted)
