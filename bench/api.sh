@@ -4,7 +4,7 @@
 #
 # How to run (from anywhere; root is needed only if etcd must be installed):
 #     bash bench/api.sh
-# Knobs (environment): TOTAL=10000 CLIENTS=20 WATCHERS=100 EVENTS=200 STARTS=5 PAYLOAD=256
+# Knobs (environment): TOTAL=10000 CLIENTS=20 WATCHERS=100 EVENTS=200 STARTS=5 ROUNDS=3 PAYLOAD=256
 # Writes bench/RESULTS.md (regenerated on every run) and prints the same table.
 #
 # This is a benchmark, not a test: it never fails the build; it reports PASS/MISS
@@ -18,6 +18,7 @@ CLIENTS=${CLIENTS:-20}
 WATCHERS=${WATCHERS:-100}
 EVENTS=${EVENTS:-200}
 STARTS=${STARTS:-5}
+ROUNDS=${ROUNDS:-3}
 PAYLOAD=${PAYLOAD:-256}
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -36,6 +37,21 @@ fi
 ETCD_VERSION=$(etcd --version | sed -n 's/^etcd Version: //p')
 # --unsafe-no-fsync exists in 3.4.23 although `etcd --help` does not list it; probe the binary.
 if grep -aq -- "unsafe-no-fsync" "$(command -v etcd)"; then HAVE_NOFSYNC=1; else HAVE_NOFSYNC=0; fi
+
+# The build leaves hundreds of MB of dirty pages; flush them so write-back does not
+# land in the middle of the timed fsyncs.
+sync
+
+# How busy the CPUs are before we start (other sessions may share this machine).
+cpu_busy_pct() {
+    local a b
+    read -r _ a1 a2 a3 a4 a5 a6 a7 a8 _ </proc/stat; a=$((a1+a2+a3+a5+a6+a7+a8)); local ai=$a4
+    sleep 1
+    read -r _ b1 b2 b3 b4 b5 b6 b7 b8 _ </proc/stat; b=$((b1+b2+b3+b5+b6+b7+b8)); local bi=$b4
+    awk -v busy=$((b - a)) -v idle=$((bi - ai)) 'BEGIN {printf "%.0f", 100*busy/(busy+idle)}'
+}
+BUSY_BEFORE=$(cpu_busy_pct)
+LOADAVG_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 WORK=$(mktemp -d /tmp/skiff-bench.XXXXXX)
 PIDS=()
@@ -108,56 +124,90 @@ R[skiff.start_fresh_all]="${fresh[*]}"
 R[skiff.start_warm_all]="${warm[*]}"
 echo "    fresh: ${fresh[*]} ms; warm: ${warm[*]} ms" >&2
 
-log "skiff: idle RSS, $TOTAL creates by $CLIENTS clients, list, $WATCHERS watchers x $EVENTS events"
-SD=$WORK/skiff-data
-start_skiff "$SD"
-sleep 2
-R[skiff.rss_idle_kb]=$(rss_kb "$SKIFF_PID")
-SK=(--url "https://127.0.0.1:$SKIFF_PORT" --token "$SD/pki/admin.token" --ca "$SD/pki/ca.crt" --payload-bytes "$PAYLOAD")
-lg skiff_creates skiff-creates "${SK[@]}" --clients "$CLIENTS" --total "$TOTAL" --prefix bench
-R[skiff.rss_after_creates_kb]=$(rss_kb "$SKIFF_PID")
-lg skiff_list skiff-list "${SK[@]}" --expect "$TOTAL" --reps 5
-lg skiff_watch skiff-watchers "${SK[@]}" --n "$WATCHERS" --events "$EVENTS" --prefix watch
-R[skiff.rss_after_all_kb]=$(rss_kb "$SKIFF_PID")
-R[skiff.db_kb]=$(du -sk "$SD" | cut -f1)
-stop "$SKIFF_PID"
+# Each load round runs against a fresh server/data dir; per-round figures are kept
+# (R[SECTION_rN.key]) and the median over rounds is reported. The machine is shared
+# (2 cores; other sessions build there), so one round alone is noisy.
+# medians SECTION KEYS...: R[SECTION.key] = median over rounds of R[SECTION_rN.key]
+medians() {
+    local s=$1 k r; shift
+    for k in "$@"; do
+        R[$s.$k]=$(for r in $(seq "$ROUNDS"); do echo "${R[${s}_r$r.$k]}"; done | median)
+        R[$s.${k}_rounds]=$(for r in $(seq "$ROUNDS"); do printf '%s ' "${R[${s}_r$r.$k]}"; done)
+    done
+}
+CREATE_KEYS=(rate p50_ms p90_ms p99_ms max_ms errors)
+
+log "skiff: $ROUNDS rounds of (fresh server, idle RSS, $TOTAL creates by $CLIENTS clients); list and $WATCHERS watchers x $EVENTS events on the last"
+for r in $(seq "$ROUNDS"); do
+    SD=$WORK/skiff-data-$r
+    start_skiff "$SD"
+    sleep 2
+    R[skiff_r$r.rss_idle_kb]=$(rss_kb "$SKIFF_PID")
+    SK=(--url "https://127.0.0.1:$SKIFF_PORT" --token "$SD/pki/admin.token" --ca "$SD/pki/ca.crt" --payload-bytes "$PAYLOAD")
+    lg "skiff_creates_r$r" skiff-creates "${SK[@]}" --clients "$CLIENTS" --total "$TOTAL" --prefix bench
+    R[skiff_r$r.rss_after_creates_kb]=$(rss_kb "$SKIFF_PID")
+    echo "    round $r: ${R[skiff_creates_r$r.rate]} creates/s, p99 ${R[skiff_creates_r$r.p99_ms]} ms" >&2
+    if (( r < ROUNDS )); then stop "$SKIFF_PID"; continue; fi
+    lg skiff_list skiff-list "${SK[@]}" --expect "$TOTAL" --reps 5
+    lg skiff_watch skiff-watchers "${SK[@]}" --n "$WATCHERS" --events "$EVENTS" --prefix watch
+    R[skiff.rss_after_all_kb]=$(rss_kb "$SKIFF_PID")
+    R[skiff.db_kb]=$(du -sk "$SD" | cut -f1)
+    stop "$SKIFF_PID"
+done
+medians skiff_creates "${CREATE_KEYS[@]}"
+medians skiff rss_idle_kb rss_after_creates_kb
+R[skiff_creates.object_bytes]=${R[skiff_creates_r1.object_bytes]}
 
 # ---------------------------------------------------------------- etcd
-# run_etcd SECTION EXTRA_FLAGS...: one etcd on random loopback ports, temp data dir, the same loads.
-run_etcd() {
-    local s=$1; shift
-    local d=$WORK/$s cp pp pid t0 t1
-    cp=$(free_port); pp=$(free_port)
+# start_etcd SECTION DIR EXTRA_FLAGS...: one etcd on random loopback ports; sets ETCD_PID, ETCD_PORT, START_MS.
+start_etcd() {
+    local s=$1 d=$2 pp t0 t1; shift 2
+    ETCD_PORT=$(free_port); pp=$(free_port)
     t0=$(now_us)
     etcd --name bench --data-dir "$d" \
-        --listen-client-urls "http://127.0.0.1:$cp" --advertise-client-urls "http://127.0.0.1:$cp" \
+        --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
         --listen-peer-urls "http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
         --initial-cluster "bench=http://127.0.0.1:$pp" --logger zap --log-outputs stderr --log-level warn \
         "$@" >>"$WORK/$s.log" 2>&1 &
-    pid=$!
-    PIDS+=("$pid")
-    until curl -s --max-time 1 "http://127.0.0.1:$cp/health" 2>/dev/null | grep -q '"health":"true"'; do
-        kill -0 "$pid" 2>/dev/null || { cat "$WORK/$s.log" >&2; echo "etcd died" >&2; exit 1; }
+    ETCD_PID=$!
+    PIDS+=("$ETCD_PID")
+    until curl -s --max-time 1 "http://127.0.0.1:$ETCD_PORT/health" 2>/dev/null | grep -q '"health":"true"'; do
+        kill -0 "$ETCD_PID" 2>/dev/null || { cat "$WORK/$s.log" >&2; echo "etcd died" >&2; exit 1; }
         (( ($(now_us) - t0) > 30000000 )) && { echo "etcd not healthy after 30 s" >&2; exit 1; }
     done
     t1=$(now_us)
-    R[$s.start_fresh_ms]=$(awk -v d=$((t1 - t0)) 'BEGIN {printf "%.1f", d/1000}')
-    sleep 2
-    R[$s.rss_idle_kb]=$(rss_kb "$pid")
-    local E=(--url "http://127.0.0.1:$cp" --payload-bytes "$PAYLOAD")
-    lg "${s}_creates" etcd-puts "${E[@]}" --clients "$CLIENTS" --total "$TOTAL" --prefix bench
-    R[$s.rss_after_creates_kb]=$(rss_kb "$pid")
-    lg "${s}_list" etcd-range "${E[@]}" --expect "$TOTAL" --reps 5 --prefix bench
-    lg "${s}_watch" etcd-watchers "${E[@]}" --n "$WATCHERS" --events "$EVENTS" --prefix watch
-    R[$s.rss_after_all_kb]=$(rss_kb "$pid")
-    R[$s.db_kb]=$(du -sk "$d" | cut -f1)
-    stop "$pid"
+    START_MS=$(awk -v d=$((t1 - t0)) 'BEGIN {printf "%.1f", d/1000}')
 }
-log "etcd $ETCD_VERSION (default: fsync on every commit): same loads"
+# run_etcd SECTION EXTRA_FLAGS...: the same rounds and loads as skiff's.
+run_etcd() {
+    local s=$1 r d starts=(); shift
+    for r in $(seq "$ROUNDS"); do
+        d=$WORK/$s-$r
+        start_etcd "$s" "$d" "$@"
+        starts+=("$START_MS")
+        sleep 2
+        R[${s}_r$r.rss_idle_kb]=$(rss_kb "$ETCD_PID")
+        local E=(--url "http://127.0.0.1:$ETCD_PORT" --payload-bytes "$PAYLOAD")
+        lg "${s}_creates_r$r" etcd-puts "${E[@]}" --clients "$CLIENTS" --total "$TOTAL" --prefix bench
+        R[${s}_r$r.rss_after_creates_kb]=$(rss_kb "$ETCD_PID")
+        echo "    round $r: ${R[${s}_creates_r$r.rate]} puts/s, p99 ${R[${s}_creates_r$r.p99_ms]} ms" >&2
+        if (( r < ROUNDS )); then stop "$ETCD_PID"; continue; fi
+        lg "${s}_list" etcd-range "${E[@]}" --expect "$TOTAL" --reps 5 --prefix bench
+        lg "${s}_watch" etcd-watchers "${E[@]}" --n "$WATCHERS" --events "$EVENTS" --prefix watch
+        R[$s.rss_after_all_kb]=$(rss_kb "$ETCD_PID")
+        R[$s.db_kb]=$(du -sk "$d" | cut -f1)
+        stop "$ETCD_PID"
+    done
+    R[$s.start_fresh_ms]=$(printf '%s\n' "${starts[@]}" | median)
+    R[$s.start_fresh_all]="${starts[*]}"
+    medians "${s}_creates" "${CREATE_KEYS[@]}"
+    medians "$s" rss_idle_kb rss_after_creates_kb
+}
+log "etcd $ETCD_VERSION (default: fsync on every commit): same rounds and loads"
 run_etcd etcd
 PEERS=(etcd)
 if [[ $HAVE_NOFSYNC == 1 ]]; then
-    log "etcd $ETCD_VERSION --unsafe-no-fsync: same loads"
+    log "etcd $ETCD_VERSION --unsafe-no-fsync: same rounds and loads"
     run_etcd etcdnf --unsafe-no-fsync
     PEERS+=(etcdnf)
 fi
@@ -182,10 +232,10 @@ row() {
 # pv SUB KEY: R[PEER_SUB.KEY] for each peer; pvr KEY: R[PEER.KEY] for each peer
 pv() { local sub=$1 key=$2 p; for p in "${PEERS[@]}"; do printf '%s\n' "${R[${p}_$sub.$key]}"; done; }
 pvr() { local key=$1 p; for p in "${PEERS[@]}"; do printf '%s\n' "${R[$p.$key]}"; done; }
-mapfile -t P < <(pv creates rate);           row "creates/s ($CLIENTS clients, $TOTAL objects)" "≥ 2000" ">=" 2000 "${R[skiff_creates.rate]}" "${P[@]}"
-mapfile -t P < <(pv creates p50_ms);         row "create p50 ms" "" "" "" "${R[skiff_creates.p50_ms]}" "${P[@]}"
-mapfile -t P < <(pv creates p99_ms);         row "create p99 ms" "< 20" "<" 20 "${R[skiff_creates.p99_ms]}" "${P[@]}"
-mapfile -t P < <(pv creates max_ms);         row "create max ms" "" "" "" "${R[skiff_creates.max_ms]}" "${P[@]}"
+mapfile -t P < <(pv creates rate);           row "creates/s ($CLIENTS clients, $TOTAL objects; median of $ROUNDS rounds)" "≥ 2000" ">=" 2000 "${R[skiff_creates.rate]}" "${P[@]}"
+mapfile -t P < <(pv creates p50_ms);         row "create p50 ms (median of rounds)" "" "" "" "${R[skiff_creates.p50_ms]}" "${P[@]}"
+mapfile -t P < <(pv creates p99_ms);         row "create p99 ms (median of rounds)" "< 20" "<" 20 "${R[skiff_creates.p99_ms]}" "${P[@]}"
+mapfile -t P < <(pv creates max_ms);         row "create max ms (median of rounds)" "" "" "" "${R[skiff_creates.max_ms]}" "${P[@]}"
 mapfile -t P < <(pv list median_ms);         row "list $TOTAL objects ms (median of 5)" "< 150" "<" 150 "${R[skiff_list.median_ms]}" "${P[@]}"
 mapfile -t P < <(pv list response_bytes);    row "list response bytes" "" "" "" "${R[skiff_list.response_bytes]}" "${P[@]}"
 mapfile -t P < <(pv watch complete_watchers); row "watchers that got all $EVENTS events (of $WATCHERS)" "= $WATCHERS" ">=" "$WATCHERS" "${R[skiff_watch.complete_watchers]}" "${P[@]}"
@@ -193,12 +243,12 @@ mapfile -t P < <(pv watch min_received);     row "min events received by a watch
 mapfile -t P < <(pv watch all_received_ms);  row "ms from first write to all watchers having all events" "" "" "" "${R[skiff_watch.all_received_ms]}" "${P[@]}"
 mapfile -t P < <(pv watch delivery_p99_ms);  row "watch delivery p99 ms (write sent → event received)" "" "" "" "${R[skiff_watch.delivery_p99_ms]}" "${P[@]}"
 mapfile -t P < <(pvr rss_idle_kb);           for i in "${!P[@]}"; do P[i]=$(mb "${P[i]}"); done
-row "idle RSS MB" "< 30" "<" 30 "$(mb "${R[skiff.rss_idle_kb]}")" "${P[@]}"
+row "idle RSS MB (median of rounds)" "< 30" "<" 30 "$(mb "${R[skiff.rss_idle_kb]}")" "${P[@]}"
 mapfile -t P < <(pvr rss_after_creates_kb);  for i in "${!P[@]}"; do P[i]=$(mb "${P[i]}"); done
 row "RSS MB after $TOTAL creates" "" "" "" "$(mb "${R[skiff.rss_after_creates_kb]}")" "${P[@]}"
 mapfile -t P < <(pvr rss_after_all_kb);      for i in "${!P[@]}"; do P[i]=$(mb "${P[i]}"); done
 row "RSS MB after list + watchers" "" "" "" "$(mb "${R[skiff.rss_after_all_kb]}")" "${P[@]}"
-mapfile -t P < <(pvr start_fresh_ms);        row "start → ready ms, fresh data dir (median of $STARTS; etcd: 1 start)" "< 100" "<" 100 "${R[skiff.start_fresh_ms]}" "${P[@]}"
+mapfile -t P < <(pvr start_fresh_ms);        row "start → ready ms, fresh data dir (median of $STARTS; etcd: of $ROUNDS, to /health)" "< 100" "<" 100 "${R[skiff.start_fresh_ms]}" "${P[@]}"
 row "start → /readyz ms, warm data dir (median of $STARTS)" "< 100" "<" 100 "${R[skiff.start_warm_ms]}"
 mapfile -t P < <(pvr db_kb);                 row "data dir KB at the end" "" "" "" "${R[skiff.db_kb]}" "${P[@]}"
 
@@ -222,6 +272,7 @@ OBJ=${R[skiff_creates.object_bytes]}
     echo
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "- machine: $(nproc) CPUs, $CPU, $RAM RAM, $(uname -sr); load generator, skiff and etcd all share this machine"
+    echo "- CPU busy before the run: ${BUSY_BEFORE}% (load average $LOADAVG_BEFORE); other sessions may share this machine, hence $ROUNDS rounds and medians"
     echo "- skiff: git $REV$DIRTY, release build; SQLite in WAL mode, synchronous=NORMAL (a write survives a crash of the process, not a power loss)"
     echo "- peer: etcd $ETCD_VERSION (Debian etcd-server), single member, loopback, v3 JSON gRPC-gateway over HTTP/1.1 keep-alive."
     echo "  etcd fsyncs its WAL on every commit by default (survives power loss), so \"etcd (fsync)\" does more durable work than skiff;"
@@ -244,7 +295,15 @@ OBJ=${R[skiff_creates.object_bytes]}
     echo "$SEP"
     printf '%s\n' "${ROWS[@]}"
     echo
-    echo "Startup samples (ms): fresh ${R[skiff.start_fresh_all]}; warm ${R[skiff.start_warm_all]}."
+    echo "Startup samples (ms): skiff fresh ${R[skiff.start_fresh_all]}; skiff warm ${R[skiff.start_warm_all]}."
+    echo
+    echo "Create rounds (each on a fresh server and data dir):"
+    echo
+    echo "- skiff: creates/s ${R[skiff_creates.rate_rounds]}; p99 ms ${R[skiff_creates.p99_ms_rounds]}"
+    for p in "${PEERS[@]}"; do
+        echo "- $p: puts/s ${R[${p}_creates.rate_rounds]}; p99 ms ${R[${p}_creates.p99_ms_rounds]}"
+    done
+    echo
     echo
     echo "<details><summary>all raw figures</summary>"
     echo

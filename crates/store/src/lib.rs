@@ -144,6 +144,32 @@ pub struct Store {
     reader: Mutex<Connection>,
     fanout: broadcast::Sender<Arc<Event>>,
     options: StoreOptions,
+    /// Tells the checkpoint thread to finish.
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Runs passive WAL checkpoints off the write path until `stop` is set.
+fn spawn_checkpointer(conn: Connection, stop: Arc<std::sync::atomic::AtomicBool>) {
+    let run = move || {
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            std::thread::sleep(std::time::Duration::from_millis(250));
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+            }
+        }
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("skiff-checkpoint".into())
+        .spawn(run)
+    {
+        tracing::warn!(error = %e, "could not start the WAL checkpoint thread; the WAL will grow until restart");
+    }
 }
 
 const SCHEMA: &str = "
@@ -221,6 +247,11 @@ impl Store {
             .max(last_event.unwrap_or(0) as u64)
             .max(meta_rv.unwrap_or(0) as u64);
         let reader = open_conn(path)?;
+        // Checkpoints copy the WAL back into the database file; done inline they stall
+        // the write that triggers them, so a background thread does them instead.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        spawn_checkpointer(open_conn(path)?, stop.clone());
         let (fanout, _) = broadcast::channel(options.fanout_capacity);
         Ok(Store {
             inner: Mutex::new(Inner {
@@ -233,6 +264,7 @@ impl Store {
             reader: Mutex::new(reader),
             fanout,
             options,
+            stop,
         })
     }
 
@@ -327,20 +359,20 @@ impl Store {
         {
             let tx = inner.conn.transaction()?;
             if kind == EventType::Deleted {
-                tx.execute(
+                tx.prepare_cached(
                     "DELETE FROM objects WHERE resource = ?1 AND namespace = ?2 AND name = ?3",
-                    params![key.resource, key.namespace, key.name],
-                )?;
+                )?
+                .execute(params![key.resource, key.namespace, key.name])?;
             } else {
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT OR REPLACE INTO objects (resource, namespace, name, rv, object) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![key.resource, key.namespace, key.name, rv as i64, text],
-                )?;
+                )?
+                .execute(params![key.resource, key.namespace, key.name, rv as i64, text])?;
             }
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO events (rv, type, resource, namespace, name, object, prev) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![rv as i64, kind.as_str(), key.resource, key.namespace, key.name, text, prev_text],
-            )?;
+            )?
+            .execute(params![rv as i64, kind.as_str(), key.resource, key.namespace, key.name, text, prev_text])?;
             tx.commit()?;
         }
         inner.rv = rv;
