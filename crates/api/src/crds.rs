@@ -20,15 +20,17 @@ pub const BUILTIN_CRD_NAMES: [&str; 4] = [
     "routes.serving.knative.dev",
 ];
 
+/// The built-in CRDs as generated from the Rust types, stored in the source tree so a
+/// server does not run schema generation (the slowest part of a first start). The test
+/// `embedded_crds_match_the_types` keeps the file in step with the types.
+const EMBEDDED_CRDS: &str = include_str!("../crds/knative-serving.json");
+
 /// All built-in CustomResourceDefinitions: the four Knative Serving v1 kinds,
-/// with Knative's names, short names, categories and printer columns.
+/// with Knative's names, short names, categories and printer columns, each carrying the
+/// [`FINGERPRINT_ANNOTATION`].
 pub fn builtin_crds() -> Vec<CustomResourceDefinition> {
-    let mut crds = vec![
-        Service::crd(),
-        Configuration::crd(),
-        Revision::crd(),
-        Route::crd(),
-    ];
+    let mut crds: Vec<CustomResourceDefinition> =
+        serde_json::from_str(EMBEDDED_CRDS).expect("crds/knative-serving.json holds valid CRDs");
     for crd in &mut crds {
         crd.metadata
             .annotations
@@ -39,6 +41,17 @@ pub fn builtin_crds() -> Vec<CustomResourceDefinition> {
             );
     }
     crds
+}
+
+/// The built-in CRDs generated from the Rust types now (schemars), as
+/// `crds/knative-serving.json` should hold them.
+pub fn generate_builtin_crds() -> Vec<CustomResourceDefinition> {
+    vec![
+        Service::crd(),
+        Configuration::crd(),
+        Revision::crd(),
+        Route::crd(),
+    ]
 }
 
 #[cfg(test)]
@@ -54,6 +67,22 @@ mod tests {
             .iter()
             .map(|c| (c.name.clone(), c.json_path.clone()))
             .collect()
+    }
+
+    /// Fails when the types changed but `crds/knative-serving.json` was not regenerated;
+    /// `SKIFF_UPDATE_CRDS=1 cargo test -p skiff-api embedded_crds` rewrites it.
+    #[test]
+    fn embedded_crds_match_the_types() {
+        let generated = serde_json::to_string_pretty(&generate_builtin_crds()).unwrap() + "\n";
+        if std::env::var_os("SKIFF_UPDATE_CRDS").is_some() {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/crds/knative-serving.json");
+            std::fs::write(path, &generated).unwrap();
+            return;
+        }
+        assert!(
+            generated == EMBEDDED_CRDS,
+            "crds/knative-serving.json is stale: run SKIFF_UPDATE_CRDS=1 cargo test -p skiff-api embedded_crds"
+        );
     }
 
     #[test]

@@ -12,5 +12,8 @@ mod crds;
 pub mod serving;
 
 pub use admission::{admit, format_errors, FieldError, FieldErrorReason};
-pub use crds::{builtin_crds, BUILTIN_CRDS_FINGERPRINT, BUILTIN_CRD_NAMES, FINGERPRINT_ANNOTATION};
+pub use crds::{
+    builtin_crds, generate_builtin_crds, BUILTIN_CRDS_FINGERPRINT, BUILTIN_CRD_NAMES,
+    FINGERPRINT_ANNOTATION,
+};
 pub use serving::v1;
