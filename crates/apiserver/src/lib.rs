@@ -15,6 +15,7 @@ pub mod jsonpath;
 pub mod names;
 pub mod objects;
 pub mod openapi;
+pub mod openapi_pb;
 pub mod patch;
 pub mod pki;
 pub mod protobuf;

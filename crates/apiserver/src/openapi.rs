@@ -1,6 +1,6 @@
 //! OpenAPI documents generated from the registry: `/openapi/v3` (what kubectl uses to
 //! check server-side field validation and for `kubectl explain`) and `/openapi/v2`
-//! (JSON) for older clients and tools.
+//! (JSON, or gnostic protobuf via `openapi_pb`) for older clients and tools.
 
 use std::sync::Arc;
 
@@ -10,6 +10,7 @@ use http::StatusCode;
 use serde_json::{json, Map, Value};
 
 use crate::http::{json_response, App};
+use crate::openapi_pb;
 use crate::registry::{Registry, ResourceDef};
 use crate::status::ApiError;
 
@@ -240,16 +241,23 @@ pub async fn v3_group_version(State(app): State<Arc<App>>, Path(path): Path<Stri
     }
 }
 
-/// `GET /openapi/v2` (JSON only; kubectl asks for protobuf first and falls back to
-/// validating on the server when it cannot parse it).
+/// `GET /openapi/v2`: the Swagger 2.0 document, as gnostic protobuf when the client
+/// asks for it (kubectl ≤ 1.2x, for client-side validation and `explain`), JSON
+/// otherwise. CRD schemas get kube-apiserver's v2 rewrites (`openapi_pb::v2_compatible`).
 pub async fn v2(State(app): State<Arc<App>>, headers: http::HeaderMap) -> Response {
     let accept = headers
         .get(http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json");
-    if !(accept.contains("application/json") || accept.contains("*/*") || accept.is_empty()) {
+    let protobuf = openapi_pb::wants_protobuf(accept);
+    if !(protobuf
+        || accept.contains("application/json")
+        || accept.contains("*/*")
+        || accept.is_empty())
+    {
         return ApiError::not_acceptable(format!(
-            "only application/json is served for /openapi/v2, not {accept}"
+            "/openapi/v2 is served as application/json or {}, not {accept}",
+            openapi_pb::ACCEPT_TYPE
         ))
         .into_response();
     }
@@ -261,15 +269,23 @@ pub async fn v2(State(app): State<Arc<App>>, headers: http::HeaderMap) -> Respon
         for (p, ops) in paths_for(def, false) {
             paths.insert(p, ops);
         }
-        definitions.insert(definition_name(def), kind_schema(def, "#/definitions/"));
+        let mut schema = kind_schema(def, "#/definitions/");
+        openapi_pb::v2_compatible(&mut schema);
+        definitions.insert(definition_name(def), schema);
     }
-    json_response(
-        StatusCode::OK,
-        &json!({
-            "swagger": "2.0",
-            "info": {"title": "Kubernetes", "version": app.options.git_version},
-            "paths": paths,
-            "definitions": definitions,
-        }),
-    )
+    let doc = json!({
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes", "version": app.options.git_version},
+        "paths": paths,
+        "definitions": definitions,
+    });
+    if protobuf {
+        return (
+            StatusCode::OK,
+            [(http::header::CONTENT_TYPE, openapi_pb::CONTENT_TYPE)],
+            openapi_pb::encode(&doc),
+        )
+            .into_response();
+    }
+    json_response(StatusCode::OK, &doc)
 }

@@ -198,7 +198,7 @@ fn apply_get_watch_delete_with_real_kubectl() {
     assert!(out.contains("unchanged"), "{out}");
 
     // Watch in the background, then change TARGET via apply.
-    let mut child = Command::new("kubectl")
+    let mut child = Command::new(common::kubectl_bin())
         .env("KUBECONFIG", s.kubeconfig())
         .env("HOME", s.data_dir())
         .args([

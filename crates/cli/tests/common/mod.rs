@@ -13,6 +13,15 @@ pub fn skiff_bin() -> &'static str {
     env!("CARGO_BIN_EXE_skiff")
 }
 
+/// The kubectl the tests drive: `$SKIFF_TEST_KUBECTL` when set (e.g. to run the whole
+/// kubectl suite with an older release), else `kubectl` from PATH.
+pub fn kubectl_bin() -> PathBuf {
+    std::env::var_os("SKIFF_TEST_KUBECTL")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("kubectl"))
+}
+
 /// A free loopback port (bound and released; the server binds it right after).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -149,8 +158,18 @@ impl TestServer {
 
     /// Runs kubectl with `stdin` piped in.
     pub fn kubectl_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        self.kubectl_bin_stdin(&kubectl_bin(), args, stdin)
+    }
+
+    /// Runs a specific kubectl binary (e.g. an older release) against this server.
+    pub fn kubectl_bin(&self, bin: &Path, args: &[&str]) -> Output {
+        self.kubectl_bin_stdin(bin, args, None)
+    }
+
+    /// Runs a specific kubectl binary with `stdin` piped in.
+    pub fn kubectl_bin_stdin(&self, bin: &Path, args: &[&str], stdin: Option<&str>) -> Output {
         run_with_stdin(
-            Command::new("kubectl")
+            Command::new(bin)
                 .env("KUBECONFIG", self.kubeconfig())
                 .env("HOME", self.dir.path())
                 .args(args),
