@@ -1,0 +1,143 @@
+//! The runtime: what the serving controllers ask for ("run this container of this
+//! revision") and what they get back (instances with addresses, readiness, restarts,
+//! logs), behind the small [`Runtime`] trait so a Kubernetes runtime can replace the
+//! local one. The local implementation runs instances with runc.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use futures::stream::BoxStream;
+use tokio::sync::broadcast;
+
+/// Which revision an instance belongs to.
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub struct RevisionKey {
+    pub namespace: String,
+    pub name: String,
+}
+
+/// An unpacked image, as the image store hands it over.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct ImageRootfs {
+    /// The unpacked, read-only root filesystem (shared by every instance of the image).
+    pub rootfs: PathBuf,
+    /// `sha256:…` of the image manifest.
+    pub digest: String,
+    /// From the image config: entrypoint, cmd, env (`K=V`), working dir, user.
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+}
+
+/// Files to mount read-only into an instance (a ConfigMap or Secret volume).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct FileMount {
+    /// Absolute path inside the container.
+    pub mount_path: String,
+    /// File name → contents.
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+/// Everything needed to start one instance of a revision.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct InstanceSpec {
+    pub revision: RevisionKey,
+    /// The Pod name the instance is shown as: `{revision}-deployment-{hash}`.
+    pub pod_name: String,
+    /// Pod labels (Knative's `serving.knative.dev/*` labels).
+    pub labels: BTreeMap<String, String>,
+    pub image: ImageRootfs,
+    /// The user container, after Knative defaulting (command, args, env, workingDir,
+    /// ports, resources, probes, securityContext, volumeMounts).
+    pub container: k8s_openapi::api::core::v1::Container,
+    /// The port the app listens on (`PORT`).
+    pub port: u16,
+    /// Environment added by the platform (`PORT`, `K_SERVICE`, `K_CONFIGURATION`,
+    /// `K_REVISION`), applied after the image's and before the container's.
+    pub platform_env: Vec<(String, String)>,
+    /// ConfigMap/Secret volumes, already resolved to file contents.
+    pub file_mounts: Vec<FileMount>,
+}
+
+/// Where an instance is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Phase {
+    /// Created, readiness not yet passed.
+    Starting,
+    /// Passing its readiness probe: may take traffic.
+    Ready,
+    /// Exited or failed a liveness probe; restarting after a backoff.
+    CrashLoop,
+    /// Stopped for good.
+    Terminated,
+}
+
+/// How the last run of an instance ended.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ExitInfo {
+    pub exit_code: i32,
+    /// Kubernetes-style reason: `Error`, `Completed`, `OOMKilled`, `StartError`…
+    pub reason: String,
+    pub message: String,
+}
+
+/// A snapshot of one instance.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct InstanceStatus {
+    /// Runtime-unique id (the runc container id).
+    pub id: String,
+    pub pod_name: String,
+    pub revision: RevisionKey,
+    pub labels: BTreeMap<String, String>,
+    /// Where the app can be reached (instance IP and `PORT`), once known.
+    pub address: Option<SocketAddr>,
+    pub phase: Phase,
+    pub restarts: u32,
+    pub last_exit: Option<ExitInfo>,
+    pub started_at: Option<jiff::Timestamp>,
+    pub ready_at: Option<jiff::Timestamp>,
+}
+
+/// Runtime failures.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("instance {0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Options for reading an instance's log.
+#[derive(Clone, Debug, Default)]
+pub struct LogOptions {
+    pub follow: bool,
+    /// Only the last N lines.
+    pub tail_lines: Option<usize>,
+}
+
+/// Runs instances. Implementations restart crashed instances themselves (with
+/// exponential backoff, like kubelet's `restartPolicy: Always`) and report every change
+/// of an instance on [`Runtime::subscribe`].
+#[async_trait::async_trait]
+pub trait Runtime: Send + Sync + 'static {
+    /// Starts one instance and returns as soon as it is created (readiness arrives as
+    /// a later status change).
+    async fn start(&self, spec: InstanceSpec) -> Result<InstanceStatus, RuntimeError>;
+    /// Stops an instance and frees everything it held (process, network, mounts).
+    async fn stop(&self, id: &str) -> Result<(), RuntimeError>;
+    /// All instances this runtime manages.
+    fn list(&self) -> Vec<InstanceStatus>;
+    /// Every status change of any instance, as it happens.
+    fn subscribe(&self) -> broadcast::Receiver<InstanceStatus>;
+    /// The instance's output (stdout and stderr interleaved, as kubectl logs shows it).
+    async fn logs(
+        &self,
+        id: &str,
+        options: LogOptions,
+    ) -> Result<BoxStream<'static, bytes::Bytes>, RuntimeError>;
+}
