@@ -1,0 +1,1 @@
+//! Knative Serving controllers (being built).
