@@ -93,6 +93,33 @@ fn build_definitions() -> Vec<ResourceDef> {
     vec![
         core(
             "",
+            "Pod",
+            "pods",
+            &["po"],
+            true,
+            // Pods are written only by skiff itself (they mirror runtime instances).
+            None,
+            vec![
+                column("Ready", "string", 0, pod_ready),
+                column("Status", "string", 0, pod_status),
+                column("Restarts", "integer", 0, |o| {
+                    json!(container_statuses(o)
+                        .iter()
+                        .map(|c| c.get("restartCount").and_then(Value::as_i64).unwrap_or(0))
+                        .sum::<i64>())
+                }),
+                age(),
+                column("IP", "string", 1, |o| {
+                    o.pointer("/status/podIP").cloned().unwrap_or(Value::Null)
+                }),
+                column("Node", "string", 1, |o| {
+                    o.pointer("/spec/nodeName").cloned().unwrap_or(Value::Null)
+                }),
+            ],
+            true,
+        ),
+        core(
+            "",
             "Namespace",
             "namespaces",
             &["ns"],
@@ -212,9 +239,62 @@ fn build_definitions() -> Vec<ResourceDef> {
     ]
 }
 
+fn container_statuses(pod: &Value) -> Vec<&Value> {
+    pod.pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().collect())
+        .unwrap_or_default()
+}
+
+/// kubectl's READY column: ready containers / containers.
+fn pod_ready(pod: &Value) -> Value {
+    let total = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .map_or(0, |c| c.len());
+    let ready = container_statuses(pod)
+        .iter()
+        .filter(|c| c.get("ready") == Some(&json!(true)))
+        .count();
+    json!(format!("{ready}/{total}"))
+}
+
+/// kubectl's STATUS column: a waiting/terminated container's reason (e.g.
+/// `CrashLoopBackOff`), `Terminating`, else the phase.
+fn pod_status(pod: &Value) -> Value {
+    if pod.pointer("/metadata/deletionTimestamp").is_some() {
+        return json!("Terminating");
+    }
+    for c in container_statuses(pod) {
+        for state in ["waiting", "terminated"] {
+            if let Some(reason) = c
+                .pointer(&format!("/state/{state}/reason"))
+                .and_then(Value::as_str)
+            {
+                return json!(reason);
+            }
+        }
+    }
+    pod.pointer("/status/phase")
+        .cloned()
+        .unwrap_or(json!("Pending"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pod_columns_like_kubectl() {
+        let pod = json!({
+            "spec": {"containers": [{"name": "user-container"}]},
+            "status": {"phase": "Running", "containerStatuses": [
+                {"name": "user-container", "ready": false, "restartCount": 3,
+                 "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}
+        });
+        assert_eq!(pod_ready(&pod), json!("0/1"));
+        assert_eq!(pod_status(&pod), json!("CrashLoopBackOff"));
+    }
 
     #[test]
     fn configmap_schema_is_structural_and_inline() {

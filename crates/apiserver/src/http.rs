@@ -54,6 +54,28 @@ pub struct App {
     pub objects: Arc<Objects>,
     pub tokens: Vec<String>,
     pub options: HttpOptions,
+    /// Serves `pods/{name}/log` once a runtime plugs in.
+    pub pod_logs: crate::pod_logs::PodLogs,
+}
+
+impl App {
+    /// An API over `objects` accepting `tokens`, with no log source yet.
+    pub fn new(objects: Arc<Objects>, tokens: Vec<String>, options: HttpOptions) -> App {
+        App {
+            objects,
+            tokens,
+            options,
+            pod_logs: Default::default(),
+        }
+    }
+}
+
+/// Who is calling: a user with a token, or skiff's own components in-process. Only the
+/// latter may write read-only kinds (Pods mirror instances the runtime owns).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caller {
+    User,
+    System,
 }
 
 /// Builds the API router. `authenticate` is false only for the in-process client,
@@ -70,6 +92,8 @@ pub fn router(app: Arc<App>, authenticate: bool) -> Router {
         .with_state(app.clone());
     if authenticate {
         r = r.layer(middleware::from_fn_with_state(app, require_token));
+    } else {
+        r = r.layer(axum::Extension(Caller::System));
     }
     // Health endpoints are open, as kube-apiserver's are to anonymous clients.
     Router::new()
@@ -97,6 +121,8 @@ async fn require_token(State(app): State<Arc<App>>, req: Request, next: Next) ->
                 .iter()
                 .any(|known| constant_time_eq(known.as_bytes(), t.as_bytes())) =>
         {
+            let mut req = req;
+            req.extensions_mut().insert(Caller::User);
             next.run(req).await
         }
         _ => ApiError::unauthorized().into_response(),
@@ -179,7 +205,9 @@ fn parse_target(objects: &Objects, path: &str) -> Result<Option<Target>, ApiErro
         return Err(ApiError::no_route());
     }
     if let Some(s) = sub {
-        if s != "status" || !def.status_subresource {
+        let served = (s == "status" && def.status_subresource)
+            || (s == "log" && def.group.is_empty() && def.plural == "pods");
+        if !served {
             return Err(ApiError::no_route());
         }
     }
@@ -298,6 +326,20 @@ async fn handle(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
     let ns = target.namespace.clone().unwrap_or_default();
     if def.namespaced && target.name.is_some() && target.namespace.is_none() {
         return Err(ApiError::no_route());
+    }
+    let caller = parts
+        .extensions
+        .get::<Caller>()
+        .copied()
+        .unwrap_or(Caller::User);
+    if def.read_only() && caller != Caller::System && parts.method != Method::GET {
+        return Err(ApiError::method_not_allowed(format!(
+            "{} are read-only in skiff: they mirror instances, which their Revision manages",
+            def.plural
+        )));
+    }
+    if target.subresource.as_deref() == Some("log") {
+        return pod_log(&app, &ns, target.name.as_deref().unwrap_or_default(), &q).await;
     }
     let status_only = target.subresource.as_deref() == Some("status");
     let objects = &app.objects;
@@ -562,4 +604,33 @@ fn delete_options(
             .map(String::from),
         dry_run,
     })
+}
+
+/// `GET .../pods/{name}/log`: plain text, streamed when following.
+async fn pod_log(
+    app: &App,
+    ns: &str,
+    name: &str,
+    q: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
+    let pods = app
+        .objects
+        .registry()
+        .find("", "v1", "pods")
+        .ok_or_else(ApiError::no_route)?;
+    app.objects.get(&pods, ns, name)?;
+    let source = app
+        .pod_logs
+        .get()
+        .ok_or_else(|| ApiError::not_found("", "pods/log", name))?;
+    let request = crate::pod_logs::PodLogRequest {
+        namespace: ns.to_string(),
+        pod: name.to_string(),
+        container: q.get("container").filter(|c| !c.is_empty()).cloned(),
+        follow: q.get("follow").is_some_and(|v| v == "true" || v == "1"),
+        tail_lines: q.get("tailLines").and_then(|v| v.parse().ok()),
+    };
+    let stream = source.logs(request).await?;
+    let body = Body::from_stream(futures::StreamExt::map(stream, Ok::<_, std::io::Error>));
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], body).into_response())
 }

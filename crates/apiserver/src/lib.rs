@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod openapi_pb;
 pub mod patch;
 pub mod pki;
+pub mod pod_logs;
 pub mod protobuf;
 pub mod registry;
 pub mod schema;

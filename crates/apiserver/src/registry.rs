@@ -101,6 +101,10 @@ impl ResourceDef {
     pub fn storage_resource(&self) -> String {
         format!("{}/{}", self.group, self.plural)
     }
+    /// Whether only skiff itself may write objects of this kind (Pods).
+    pub fn read_only(&self) -> bool {
+        self.group.is_empty() && self.plural == "pods"
+    }
     /// Whether unknown fields are always refused (Knative's webhook does that for its
     /// kinds, whatever `fieldValidation` says).
     pub fn always_strict(&self) -> bool {

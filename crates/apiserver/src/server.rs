@@ -72,6 +72,7 @@ pub async fn start(config: ServerConfig) -> Result<Server> {
         objects,
         tokens: vec![creds.admin_token.clone()],
         options: config.http.clone(),
+        pod_logs: Default::default(),
     });
     Ok(Server {
         app,

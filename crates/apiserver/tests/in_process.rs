@@ -20,6 +20,7 @@ fn app(dir: &std::path::Path) -> Arc<App> {
         objects,
         tokens: vec![],
         options: HttpOptions::default(),
+        pod_logs: Default::default(),
     })
 }
 
