@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what skiff needs to build and test on Debian 12, idempotently:
-# a C toolchain (bundled SQLite, ring), curl, git, and a kubectl for the tests
+# a C toolchain (bundled SQLite, ring), curl, git, runc (instances), skopeo and
+# docker-registry (image tests), and a kubectl for the tests
 # (Debian's kubernetes-client, only where no kubectl exists: it conflicts with
 # distribution-provided dispatchers), plus Debian's kubectl 1.20 under
 # ~/.cache/skiff-tools for the legacy-kubectl test. Rust itself must already be
@@ -14,6 +15,11 @@ command -v git >/dev/null 2>&1 || need+=(git)
 dpkg -s ca-certificates >/dev/null 2>&1 || need+=(ca-certificates)
 dpkg -s pkg-config >/dev/null 2>&1 || command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
+command -v runc >/dev/null 2>&1 || need+=(runc)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static) # runtime tests' rootfs
+command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

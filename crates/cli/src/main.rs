@@ -32,6 +32,8 @@ enum Command {
     Describe(commands::describe::DescribeArgs),
     /// Delete objects by file or by kind and name.
     Delete(commands::delete::DeleteArgs),
+    /// Manage the local image store: import tarballs, pack a binary, list, pull.
+    Image(commands::image::ImageArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -115,6 +117,7 @@ fn main() {
             Command::Get(args) => commands::get::run(cli.kubeconfig, args).await,
             Command::Describe(args) => commands::describe::run(cli.kubeconfig, args).await,
             Command::Delete(args) => commands::delete::run(cli.kubeconfig, args).await,
+            Command::Image(args) => commands::image::run(args).await,
         }
     });
     if let Err(e) = result {

@@ -9,6 +9,7 @@ pub mod describe;
 pub mod diff;
 pub mod errors;
 pub mod get;
+pub mod image;
 pub mod manifest;
 pub mod output;
 pub mod resources;
