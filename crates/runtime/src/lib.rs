@@ -141,3 +141,6 @@ pub trait Runtime: Send + Sync + 'static {
         options: LogOptions,
     ) -> Result<BoxStream<'static, bytes::Bytes>, RuntimeError>;
 }
+
+pub mod local;
+pub use local::{BackoffPolicy, LocalRuntime, LocalRuntimeOptions};

@@ -1,0 +1,622 @@
+//! The local runtime: instances as runc containers on this machine.
+//!
+//! Per instance: a network namespace on the runtime's bridge (`network`), an overlay
+//! rootfs over the image's shared unpacked rootfs (`rootfs`), a runc bundle whose
+//! `config.json` comes from the image config and the Kubernetes container (`spec`),
+//! a container started with `runc run --detach` and watched through a pidfd, with no
+//! runc process left running (`process`), probes (`probes`), a log file (`logs`).
+//! One small tokio task per instance supervises it: it restarts the container after
+//! an exponential backoff when it exits or fails its liveness probe, and reports every
+//! change on [`Runtime::subscribe`]. A new runtime removes whatever a previous process
+//! left behind (`recovery`): the controllers re-create the instances they want.
+
+mod logs;
+mod network;
+mod probes;
+mod process;
+mod recovery;
+mod rootfs;
+mod spec;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::stream::BoxStream;
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+
+pub use network::Subnet;
+use network::{Endpoint, Network};
+use probes::ProbeConfig;
+use process::{Cgroup, Exit, ProcessWatch, Runc};
+use rootfs::Layout;
+
+use crate::{ExitInfo, InstanceSpec, InstanceStatus, LogOptions, Phase, Runtime, RuntimeError};
+
+/// Exponential restart backoff, like kubelet's crash-loop backoff: `base`, doubling
+/// per consecutive crash, capped at `max`; reset after a run of `reset_after`.
+#[derive(Clone, Debug)]
+pub struct BackoffPolicy {
+    /// Delay before the first restart.
+    pub base: Duration,
+    /// The longest delay.
+    pub max: Duration,
+    /// A run at least this long resets the doubling.
+    pub reset_after: Duration,
+}
+
+impl Default for BackoffPolicy {
+    fn default() -> Self {
+        BackoffPolicy {
+            base: Duration::from_secs(1),
+            max: Duration::from_secs(300),
+            reset_after: Duration::from_secs(600),
+        }
+    }
+}
+
+impl BackoffPolicy {
+    /// The delay after `crashes` consecutive crashes (0 = the first).
+    pub fn delay(&self, crashes: u32) -> Duration {
+        let factor = 2u32.saturating_pow(crashes.min(31));
+        self.base.saturating_mul(factor).min(self.max)
+    }
+}
+
+/// How a [`LocalRuntime`] is set up.
+#[derive(Clone, Debug)]
+pub struct LocalRuntimeOptions {
+    /// Where instance dirs, runc state and IP allocations live (`DATA_DIR/runtime`).
+    pub state_dir: PathBuf,
+    /// The runc binary.
+    pub runc: PathBuf,
+    /// The bridge instances attach to (at most 10 characters; namespaces are named
+    /// `{bridge}-{id}`, so the bridge name also scopes recovery).
+    pub bridge: String,
+    /// The instances' subnet; its first address is the bridge's (the gateway).
+    pub subnet: String,
+    /// Restart backoff.
+    pub backoff: BackoffPolicy,
+    /// How long `stop` waits after SIGTERM before SIGKILL.
+    pub stop_grace: Duration,
+    /// A log file larger than this is rotated (one rotated file is kept).
+    pub log_max_bytes: u64,
+    /// The parent cgroup of every instance (`/{cgroup_parent}/{id}`).
+    pub cgroup_parent: String,
+}
+
+impl LocalRuntimeOptions {
+    /// The defaults with the given state dir: runc from `PATH`, bridge `skiff0`,
+    /// subnet `10.88.0.0/16`, backoff 1 s doubling to 5 min, 10 s stop grace,
+    /// 10 MiB logs.
+    pub fn new(state_dir: impl Into<PathBuf>) -> Self {
+        LocalRuntimeOptions {
+            state_dir: state_dir.into(),
+            runc: "runc".into(),
+            bridge: "skiff0".into(),
+            subnet: "10.88.0.0/16".into(),
+            backoff: BackoffPolicy::default(),
+            stop_grace: Duration::from_secs(10),
+            log_max_bytes: 10 << 20,
+            cgroup_parent: "skiff".into(),
+        }
+    }
+}
+
+/// Runs instances as runc containers. Dropping it without [`LocalRuntime::shutdown`]
+/// abandons the instances as a crash would (the next runtime on the same state dir
+/// removes them).
+pub struct LocalRuntime {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    opts: LocalRuntimeOptions,
+    runc: Runc,
+    network: Network,
+    instances: Mutex<HashMap<String, Instance>>,
+    events: broadcast::Sender<InstanceStatus>,
+    ticker: Mutex<Option<JoinHandle<()>>>,
+}
+
+struct Instance {
+    status: InstanceStatus,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl LocalRuntime {
+    /// Sets up the bridge, removes everything a previous process left (containers,
+    /// mounts, namespaces, IP allocations) and starts the log rotator. Makes this
+    /// process a child subreaper (exit detection, see `process`).
+    pub async fn new(options: LocalRuntimeOptions) -> Result<Arc<LocalRuntime>, RuntimeError> {
+        let subnet = Subnet::parse(&options.subnet)?;
+        std::fs::create_dir_all(&options.state_dir)
+            .map_err(network::io_err("create", &options.state_dir))?;
+        let state_dir = std::fs::canonicalize(&options.state_dir)
+            .map_err(network::io_err("resolve", &options.state_dir))?;
+        let options = LocalRuntimeOptions {
+            state_dir,
+            ..options
+        };
+        process::become_subreaper()?;
+        let runc = Runc {
+            binary: options.runc.clone(),
+            root: options.state_dir.join("runc"),
+        };
+        let network = Network::new(&options.bridge, subnet, &options.state_dir).await?;
+        recovery::recover(&runc, &network, &options.state_dir).await?;
+        let (events, _) = broadcast::channel(1024);
+        let shared = Arc::new(Shared {
+            opts: options,
+            runc,
+            network,
+            instances: Mutex::new(HashMap::new()),
+            events,
+            ticker: Mutex::new(None),
+        });
+        let weak = Arc::downgrade(&shared);
+        let ticker = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                let Some(shared) = weak.upgrade() else { return };
+                let ids: Vec<String> = shared.instances.lock().unwrap().keys().cloned().collect();
+                for id in ids {
+                    logs::rotate_if_needed(&shared.log_path(&id), shared.opts.log_max_bytes);
+                }
+            }
+        });
+        *shared.ticker.lock().unwrap() = Some(ticker);
+        Ok(Arc::new(LocalRuntime { shared }))
+    }
+
+    /// Stops every instance (used when `skiff server` exits).
+    pub async fn shutdown(&self) {
+        let ids: Vec<String> = self
+            .shared
+            .instances
+            .lock()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        futures::future::join_all(ids.iter().map(|id| self.stop(id))).await;
+    }
+
+    /// The runtime's options (after defaults and path resolution).
+    pub fn options(&self) -> &LocalRuntimeOptions {
+        &self.shared.opts
+    }
+
+    /// The instance's cgroup directory for a controller (`memory`, `cpu`…; the
+    /// unified directory on cgroup v2).
+    pub fn cgroup_dir(&self, id: &str, controller: &str) -> PathBuf {
+        self.shared.cgroup(id).dir(controller)
+    }
+
+    /// The host pid of an instance's init process, while it runs.
+    pub fn pid(&self, id: &str) -> Option<i32> {
+        std::fs::read_to_string(self.shared.layout(id).dir.join("init.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// The names of this runtime's network namespaces that exist right now.
+    pub fn network_namespaces(&self) -> Vec<String> {
+        self.shared.network.namespaces()
+    }
+
+    /// Whether an instance address is allocated.
+    pub fn ip_allocated(&self, ip: std::net::Ipv4Addr) -> bool {
+        self.shared.network.is_allocated(ip)
+    }
+}
+
+impl Drop for LocalRuntime {
+    fn drop(&mut self) {
+        if let Some(t) = self.shared.ticker.lock().unwrap().take() {
+            t.abort();
+        }
+        for inst in self.shared.instances.lock().unwrap().values_mut() {
+            if let Some(t) = inst.task.take() {
+                t.abort();
+            }
+        }
+    }
+}
+
+impl Shared {
+    fn layout(&self, id: &str) -> Layout {
+        Layout {
+            dir: self.opts.state_dir.join("instances").join(id),
+        }
+    }
+
+    fn log_path(&self, id: &str) -> PathBuf {
+        logs::log_path(&self.layout(id).dir)
+    }
+
+    fn cgroup(&self, id: &str) -> Cgroup {
+        Cgroup {
+            path: format!("/{}/{id}", self.opts.cgroup_parent.trim_matches('/')),
+        }
+    }
+
+    /// Applies `f` to an instance's status and broadcasts the result.
+    fn update(&self, id: &str, f: impl FnOnce(&mut InstanceStatus)) {
+        let snapshot = {
+            let mut map = self.instances.lock().unwrap();
+            let Some(inst) = map.get_mut(id) else { return };
+            f(&mut inst.status);
+            inst.status.clone()
+        };
+        let _ = self.events.send(snapshot);
+    }
+
+    /// Creates network, rootfs and bundle for a new instance.
+    async fn prepare(
+        &self,
+        id: &str,
+        spec: &InstanceSpec,
+    ) -> Result<(Endpoint, Layout), RuntimeError> {
+        let layout = self.layout(id);
+        std::fs::create_dir_all(&layout.dir).map_err(network::io_err("create", &layout.dir))?;
+        let ep = match self.network.setup(id).await {
+            Ok(ep) => ep,
+            Err(e) => {
+                rootfs::remove(&layout);
+                return Err(e);
+            }
+        };
+        let result = (|| {
+            rootfs::write_etc(&layout, &spec.pod_name, ep.ip)?;
+            let file_mounts = rootfs::write_file_mounts(&layout, &spec.file_mounts)?;
+            let netns = ep.netns_path();
+            let cgroup = self.cgroup(id).path;
+            let oci = spec::build(
+                spec,
+                &spec::SpecPaths {
+                    rootfs: &layout.rootfs(),
+                    netns: &netns,
+                    etc_dir: &layout.etc(),
+                    file_mounts,
+                    cgroup: &cgroup,
+                },
+            )?;
+            let config = layout.dir.join("config.json");
+            oci.save(&config)
+                .map_err(|e| RuntimeError::Failed(format!("writing {}: {e}", config.display())))?;
+            rootfs::mount_overlay(&layout, &spec.image.rootfs)
+        })();
+        if let Err(e) = result {
+            self.network.teardown(&ep).await;
+            rootfs::remove(&layout);
+            return Err(e);
+        }
+        Ok((ep, layout))
+    }
+}
+
+fn new_id() -> String {
+    use rand::Rng;
+    let n: u64 = rand::thread_rng().gen();
+    format!("{:012x}", n & 0xffff_ffff_ffff)
+}
+
+#[async_trait::async_trait]
+impl Runtime for LocalRuntime {
+    async fn start(&self, spec: InstanceSpec) -> Result<InstanceStatus, RuntimeError> {
+        let id = new_id();
+        let (ep, layout) = self.shared.prepare(&id, &spec).await?;
+        let status = InstanceStatus {
+            id: id.clone(),
+            pod_name: spec.pod_name.clone(),
+            revision: spec.revision.clone(),
+            labels: spec.labels.clone(),
+            address: Some(SocketAddr::new(ep.ip.into(), spec.port)),
+            phase: Phase::Starting,
+            restarts: 0,
+            last_exit: None,
+            started_at: None,
+            ready_at: None,
+        };
+        let (stop_tx, stop_rx) = watch::channel(false);
+        self.shared.instances.lock().unwrap().insert(
+            id.clone(),
+            Instance {
+                status: status.clone(),
+                stop: stop_tx,
+                task: None,
+            },
+        );
+        let _ = self.shared.events.send(status.clone());
+        let task = tokio::spawn(supervise(
+            self.shared.clone(),
+            id.clone(),
+            spec,
+            ep,
+            layout,
+            stop_rx,
+        ));
+        if let Some(inst) = self.shared.instances.lock().unwrap().get_mut(&id) {
+            inst.task = Some(task);
+        }
+        Ok(status)
+    }
+
+    async fn stop(&self, id: &str) -> Result<(), RuntimeError> {
+        let task = {
+            let mut map = self.shared.instances.lock().unwrap();
+            let inst = map
+                .get_mut(id)
+                .ok_or_else(|| RuntimeError::NotFound(id.to_string()))?;
+            let _ = inst.stop.send(true);
+            inst.task.take()
+        };
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+        Ok(())
+    }
+
+    fn list(&self) -> Vec<InstanceStatus> {
+        let mut v: Vec<InstanceStatus> = self
+            .shared
+            .instances
+            .lock()
+            .unwrap()
+            .values()
+            .map(|i| i.status.clone())
+            .collect();
+        v.sort_by(|a, b| a.pod_name.cmp(&b.pod_name).then(a.id.cmp(&b.id)));
+        v
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<InstanceStatus> {
+        self.shared.events.subscribe()
+    }
+
+    async fn logs(
+        &self,
+        id: &str,
+        options: LogOptions,
+    ) -> Result<BoxStream<'static, bytes::Bytes>, RuntimeError> {
+        if !self.shared.instances.lock().unwrap().contains_key(id) {
+            return Err(RuntimeError::NotFound(id.to_string()));
+        }
+        let weak = Arc::downgrade(&self.shared);
+        let key = id.to_string();
+        let done = move || {
+            weak.upgrade().is_none_or(|s| {
+                s.instances
+                    .lock()
+                    .unwrap()
+                    .get(&key)
+                    .is_none_or(|i| i.status.phase == Phase::Terminated)
+            })
+        };
+        Ok(logs::stream(
+            self.shared.log_path(id),
+            options.tail_lines,
+            options.follow,
+            done,
+        ))
+    }
+}
+
+enum Outcome {
+    Exited(Exit, Option<String>),
+    Stop,
+}
+
+/// The life of one instance: run, probe, restart with backoff, until stopped; then
+/// free everything.
+async fn supervise(
+    shared: Arc<Shared>,
+    id: String,
+    spec: InstanceSpec,
+    ep: Endpoint,
+    layout: Layout,
+    mut stop: watch::Receiver<bool>,
+) {
+    let addr = SocketAddr::new(ep.ip.into(), spec.port);
+    let c = &spec.container;
+    let readiness = c
+        .readiness_probe
+        .as_ref()
+        .and_then(|p| ProbeConfig::from_k8s(p, c, ep.ip.into(), spec.port))
+        .unwrap_or_else(|| ProbeConfig::default_readiness(addr));
+    let liveness = c
+        .liveness_probe
+        .as_ref()
+        .and_then(|p| ProbeConfig::from_k8s(p, c, ep.ip.into(), spec.port));
+    let log = logs::log_path(&layout.dir);
+    let cgroup = shared.cgroup(&id);
+    let mut crashes: u32 = 0;
+    loop {
+        let began = Instant::now();
+        let exit = match shared.runc.run(&id, &layout.dir, &log).await {
+            Ok(proc) => {
+                shared.update(&id, |s| {
+                    s.phase = Phase::Starting;
+                    s.started_at = Some(jiff::Timestamp::now());
+                    s.ready_at = None;
+                });
+                let outcome = tokio::select! {
+                    exit = proc.wait() => Outcome::Exited(exit, None),
+                    _ = readiness_loop(&shared, &id, &readiness) => unreachable!("readiness loop ends never"),
+                    msg = liveness_loop(&shared.runc, &id, liveness.as_ref()) => {
+                        shared.runc.kill(&id, "KILL").await;
+                        Outcome::Exited(proc.wait().await, Some(msg))
+                    }
+                    _ = stopped(&mut stop) => Outcome::Stop,
+                };
+                match outcome {
+                    Outcome::Stop => {
+                        graceful_stop(&shared, &id, &proc).await;
+                        break;
+                    }
+                    Outcome::Exited(exit, msg) => {
+                        let oom = cgroup.oom_kills() > 0;
+                        shared.runc.delete(&id).await;
+                        let code = exit.code();
+                        let reason = if oom && matches!(exit, Exit::Signal(9)) {
+                            "OOMKilled"
+                        } else if code == 0 {
+                            "Completed"
+                        } else {
+                            "Error"
+                        };
+                        ExitInfo {
+                            exit_code: code,
+                            reason: reason.into(),
+                            message: msg.unwrap_or_else(|| match exit {
+                                Exit::Signal(s) => format!("killed by signal {s}"),
+                                Exit::Code(c) => format!("exited with code {c}"),
+                                Exit::Unknown => "exited (status unknown)".into(),
+                            }),
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                shared.runc.delete(&id).await;
+                ExitInfo {
+                    exit_code: 128,
+                    reason: "StartError".into(),
+                    message: e.to_string(),
+                }
+            }
+        };
+        if began.elapsed() >= shared.opts.backoff.reset_after {
+            crashes = 0;
+        }
+        let delay = shared.opts.backoff.delay(crashes);
+        crashes = crashes.saturating_add(1);
+        tracing::info!(instance = %id, pod = %spec.pod_name, exit_code = exit.exit_code, reason = %exit.reason, ?delay, "instance exited; restarting after backoff");
+        shared.update(&id, |s| {
+            s.phase = Phase::CrashLoop;
+            s.last_exit = Some(exit);
+            s.ready_at = None;
+        });
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stopped(&mut stop) => break,
+        }
+        shared.update(&id, |s| s.restarts += 1);
+    }
+    shared.runc.delete(&id).await;
+    rootfs::remove(&layout);
+    shared.network.teardown(&ep).await;
+    shared.update(&id, |s| {
+        s.phase = Phase::Terminated;
+        s.ready_at = None;
+    });
+    shared.instances.lock().unwrap().remove(&id);
+}
+
+/// Resolves once a stop was asked for (or the instance's entry is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// SIGTERM, up to the grace period, then SIGKILL.
+async fn graceful_stop(shared: &Shared, id: &str, proc: &ProcessWatch) {
+    shared.runc.kill(id, "TERM").await;
+    if tokio::time::timeout(shared.opts.stop_grace, proc.wait())
+        .await
+        .is_err()
+    {
+        shared.runc.kill(id, "KILL").await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), proc.wait()).await;
+    }
+}
+
+/// Probes readiness (aggressively until the first success, then every period) and
+/// flips the instance between Starting and Ready. Never returns.
+async fn readiness_loop(shared: &Shared, id: &str, probe: &ProbeConfig) {
+    tokio::time::sleep(probe.initial_delay).await;
+    while !probe.check(&shared.runc, id).await {
+        tokio::time::sleep(probes::AGGRESSIVE_INTERVAL).await;
+    }
+    let set_ready = |ready: bool| {
+        shared.update(id, |s| {
+            if ready {
+                s.phase = Phase::Ready;
+                s.ready_at = Some(jiff::Timestamp::now());
+            } else {
+                s.phase = Phase::Starting;
+                s.ready_at = None;
+            }
+        })
+    };
+    set_ready(true);
+    let (mut ready, mut successes, mut failures) = (true, 0u32, 0u32);
+    loop {
+        tokio::time::sleep(probe.period).await;
+        if probe.check(&shared.runc, id).await {
+            successes += 1;
+            failures = 0;
+            if !ready && successes >= probe.success_threshold {
+                ready = true;
+                set_ready(true);
+            }
+        } else {
+            failures += 1;
+            successes = 0;
+            if ready && failures >= probe.failure_threshold {
+                ready = false;
+                set_ready(false);
+            }
+        }
+    }
+}
+
+/// Returns (with a message) once the liveness probe has failed `failureThreshold`
+/// times in a row; pends forever without a probe.
+async fn liveness_loop(runc: &Runc, id: &str, probe: Option<&ProbeConfig>) -> String {
+    let Some(probe) = probe else {
+        return std::future::pending().await;
+    };
+    tokio::time::sleep(probe.initial_delay).await;
+    let mut failures = 0;
+    loop {
+        tokio::time::sleep(probe.period).await;
+        if probe.check(runc, id).await {
+            failures = 0;
+        } else {
+            failures += 1;
+            if failures >= probe.failure_threshold {
+                return format!(
+                    "Liveness probe failed {failures} times ({:?}); container killed",
+                    probe.action
+                );
+            }
+        }
+    }
+}
+
+/// Where an instance's files are, for a runtime on `state_dir` (tests and tooling).
+pub fn instance_dir(state_dir: &Path, id: &str) -> PathBuf {
+    state_dir.join("instances").join(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let b = BackoffPolicy::default();
+        assert_eq!(b.delay(0), Duration::from_secs(1));
+        assert_eq!(b.delay(1), Duration::from_secs(2));
+        assert_eq!(b.delay(3), Duration::from_secs(8));
+        assert_eq!(b.delay(9), Duration::from_secs(300));
+        assert_eq!(b.delay(100), Duration::from_secs(300));
+    }
+}
