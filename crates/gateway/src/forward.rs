@@ -1,0 +1,360 @@
+//! Forwarding to the chosen instance over HTTP/1.1 with pooled connections: rewrites
+//! the request as a proxy must (hop-by-hop headers removed, `X-Forwarded-*` and
+//! `Forwarded` set, the original `Host` kept), streams both bodies, and passes
+//! `Upgrade` (WebSocket) through by upgrading both sides and copying bytes.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode, Uri, Version};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tower::Service;
+
+use crate::balance::{Instance, Permit};
+use crate::body::{text_response, Body};
+use crate::route::Routed;
+
+/// The client and server addresses of the connection a request came on.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnInfo {
+    /// The client.
+    pub remote: SocketAddr,
+    /// The gateway's own address on this connection.
+    pub local: SocketAddr,
+}
+
+/// Headers that describe one hop and are never forwarded (RFC 9110 §7.6.1, plus the
+/// de-facto `Proxy-Connection` and `Keep-Alive`).
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+];
+
+/// The `Upgrade` protocol a request asks for, if it is an HTTP/1.1 upgrade request
+/// (`Connection: upgrade` and an `Upgrade` header).
+pub fn upgrade_protocol(version: Version, headers: &HeaderMap) -> Option<HeaderValue> {
+    if version != Version::HTTP_11 {
+        return None;
+    }
+    let asks = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    if !asks {
+        return None;
+    }
+    headers.get(header::UPGRADE).cloned()
+}
+
+/// Removes hop-by-hop headers, including those named in `Connection`. `te: trailers`
+/// survives (it is end-to-end in meaning), as in Go's reverse proxy.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    let te_trailers = headers
+        .get_all(header::TE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("trailers"));
+    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+    headers.remove(header::UPGRADE);
+    if te_trailers {
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
+}
+
+/// A `Forwarded` node (`for=`): IPv6 addresses are bracketed and quoted (RFC 7239 §6).
+fn forwarded_node(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("\"[{v6}]\""),
+    }
+}
+
+/// A `Forwarded` value: a token if it is one, else a quoted string.
+fn forwarded_value(v: &str) -> String {
+    let token = !v.is_empty()
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if token {
+        v.to_string()
+    } else {
+        format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+/// Sets the forwarding headers a backend sees: `X-Forwarded-For` gets the client IP
+/// appended, `X-Forwarded-Proto` and `X-Forwarded-Host` are set (this gateway is the
+/// edge), and a `Forwarded` element is appended.
+pub fn set_forwarding_headers(headers: &mut HeaderMap, client: IpAddr, host: &str, proto: &str) {
+    let ip = client.to_string();
+    let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(prior) if !prior.trim().is_empty() => format!("{prior}, {ip}"),
+        _ => ip,
+    };
+    if let Ok(v) = HeaderValue::from_str(&xff) {
+        headers.insert("x-forwarded-for", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(proto) {
+        headers.insert("x-forwarded-proto", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(host) {
+        headers.insert("x-forwarded-host", v);
+    }
+    let element = format!(
+        "for={};host={};proto={}",
+        forwarded_node(client),
+        forwarded_value(host),
+        forwarded_value(proto)
+    );
+    let forwarded = match headers.get(header::FORWARDED).and_then(|v| v.to_str().ok()) {
+        Some(prior) if !prior.trim().is_empty() => format!("{prior}, {element}"),
+        _ => element,
+    };
+    if let Ok(v) = HeaderValue::from_str(&forwarded) {
+        headers.insert(header::FORWARDED, v);
+    }
+}
+
+/// The HTTP/1.1 client to instances: pooled keep-alive connections, no Nagle.
+pub fn backend_client(pool_idle_timeout: Duration) -> Client<HttpConnector, Body> {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.enforce_http(true);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(pool_idle_timeout)
+        .pool_timer(hyper_util::rt::TokioTimer::new())
+        .build(connector)
+}
+
+/// The innermost service: sends the request to the [`Instance`] in its extensions.
+#[derive(Clone)]
+pub struct Forward {
+    client: Client<HttpConnector, Body>,
+    proto: &'static str,
+}
+
+impl Forward {
+    /// Forwards with `client`; `proto` is the scheme clients used (`http`).
+    pub fn new(client: Client<HttpConnector, Body>, proto: &'static str) -> Self {
+        Forward { client, proto }
+    }
+}
+
+impl Service<Request<Body>> for Forward {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let client = self.client.clone();
+        let proto = self.proto;
+        Box::pin(async move { Ok(forward(client, proto, req).await) })
+    }
+}
+
+async fn forward(
+    client: Client<HttpConnector, Body>,
+    proto: &'static str,
+    mut req: Request<Body>,
+) -> Response<Body> {
+    let Some(Instance(addr)) = req.extensions().get::<Instance>().copied() else {
+        return text_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "skiff gateway: request reached forwarding without an instance\n".into(),
+        );
+    };
+    let permit = req.extensions_mut().remove::<Arc<Permit>>();
+    let routed = req.extensions().get::<Routed>().cloned();
+    let conn = req.extensions().get::<ConnInfo>().copied();
+
+    // The original host as the client sent it (with port): kept as `Host`.
+    let host = match req.uri().authority() {
+        Some(a) => a.as_str().to_string(),
+        None => req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default()
+            .to_string(),
+    };
+    let upgrade = upgrade_protocol(req.version(), req.headers());
+    let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
+
+    let (mut parts, body) = req.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    if let Some(proto) = &upgrade {
+        parts
+            .headers
+            .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        parts.headers.insert(header::UPGRADE, proto.clone());
+    }
+    if let Ok(v) = HeaderValue::from_str(&host) {
+        parts.headers.insert(header::HOST, v);
+    }
+    if let Some(conn) = conn {
+        set_forwarding_headers(&mut parts.headers, conn.remote.ip(), &host, proto);
+    }
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
+    parts.uri = match Uri::builder()
+        .scheme("http")
+        .authority(addr.to_string())
+        .path_and_query(path)
+        .build()
+    {
+        Ok(uri) => uri,
+        Err(err) => {
+            return text_response(
+                StatusCode::BAD_REQUEST,
+                format!("skiff gateway: bad request target: {err}\n"),
+            )
+        }
+    };
+    parts.version = Version::HTTP_11;
+    parts.extensions = http::Extensions::new();
+    let backend_req = Request::from_parts(parts, body);
+
+    let mut resp = match client.request(backend_req).await {
+        Ok(resp) => resp,
+        Err(err) => {
+            let what = routed.as_ref().map_or_else(String::new, |r| {
+                format!(" of revision {}/{}", r.revision.namespace, r.revision.name)
+            });
+            let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&err);
+            let mut detail = err.to_string();
+            while let Some(s) = source {
+                detail.push_str(": ");
+                detail.push_str(&s.to_string());
+                source = s.source();
+            }
+            tracing::debug!(%addr, error = %detail, "forwarding failed");
+            return text_response(
+                StatusCode::BAD_GATEWAY,
+                format!("skiff gateway: could not forward to instance {addr}{what}: {detail}\n"),
+            );
+        }
+    };
+
+    let upgraded = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
+    match (upgraded, client_upgrade) {
+        (true, Some(client_upgrade)) => {
+            let backend_upgrade = hyper::upgrade::on(&mut resp);
+            let backend_proto = resp.headers().get(header::UPGRADE).cloned();
+            tokio::spawn(async move {
+                // The permit lives as long as the tunnel: it counts against
+                // containerConcurrency like any in-flight request.
+                let _permit = permit;
+                let (client_io, backend_io) = match tokio::join!(client_upgrade, backend_upgrade) {
+                    (Ok(c), Ok(b)) => (c, b),
+                    (c, b) => {
+                        tracing::debug!(client = ?c.err(), backend = ?b.err(), "upgrade failed");
+                        return;
+                    }
+                };
+                let mut client_io = TokioIo::new(client_io);
+                let mut backend_io = TokioIo::new(backend_io);
+                if let Err(err) =
+                    tokio::io::copy_bidirectional(&mut client_io, &mut backend_io).await
+                {
+                    tracing::debug!(error = %err, "upgraded connection ended with an error");
+                }
+            });
+            strip_hop_by_hop(resp.headers_mut());
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            if let Some(p) = backend_proto {
+                resp.headers_mut().insert(header::UPGRADE, p);
+            }
+        }
+        (true, None) => {
+            return text_response(
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "skiff gateway: instance {addr} switched protocols without being asked to\n"
+                ),
+            );
+        }
+        (false, _) => strip_hop_by_hop(resp.headers_mut()),
+    }
+    resp.map(Body::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert("connection", "keep-alive, x-secret".parse().unwrap());
+        h.insert("keep-alive", "timeout=5".parse().unwrap());
+        h.insert("x-secret", "1".parse().unwrap());
+        h.insert("transfer-encoding", "chunked".parse().unwrap());
+        h.insert("te", "trailers, gzip".parse().unwrap());
+        h.insert("upgrade", "websocket".parse().unwrap());
+        h.insert("x-end-to-end", "kept".parse().unwrap());
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 2, "{h:?}");
+        assert_eq!(h["te"], "trailers");
+        assert_eq!(h["x-end-to-end"], "kept");
+    }
+
+    #[test]
+    fn upgrade_needs_connection_token() {
+        let mut h = HeaderMap::new();
+        h.insert("upgrade", "websocket".parse().unwrap());
+        assert!(upgrade_protocol(Version::HTTP_11, &h).is_none());
+        h.insert("connection", "keep-alive, Upgrade".parse().unwrap());
+        assert_eq!(upgrade_protocol(Version::HTTP_11, &h).unwrap(), "websocket");
+        assert!(upgrade_protocol(Version::HTTP_2, &h).is_none());
+    }
+
+    #[test]
+    fn forwarding_headers_append() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "10.0.0.1".parse().unwrap());
+        h.insert("forwarded", "for=10.0.0.1".parse().unwrap());
+        set_forwarding_headers(&mut h, "::1".parse().unwrap(), "a.b:8080", "http");
+        assert_eq!(h["x-forwarded-for"], "10.0.0.1, ::1");
+        assert_eq!(h["x-forwarded-proto"], "http");
+        assert_eq!(h["x-forwarded-host"], "a.b:8080");
+        assert_eq!(
+            h["forwarded"],
+            "for=10.0.0.1, for=\"[::1]\";host=\"a.b:8080\";proto=http"
+        );
+        let mut h = HeaderMap::new();
+        set_forwarding_headers(&mut h, "127.0.0.1".parse().unwrap(), "a.b", "http");
+        assert_eq!(h["forwarded"], "for=127.0.0.1;host=a.b;proto=http");
+    }
+}

@@ -1,0 +1,216 @@
+//! Prometheus metrics with Knative's names and labels (`revision_request_count`,
+//! `revision_request_latencies` as the activator/queue-proxy export them), plus an
+//! in-flight gauge and a ready-instances gauge per revision.
+//!
+//! prometheus-client writes OpenMetrics text, where a counter's sample carries the
+//! `_total` suffix: the series is `revision_request_count_total`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::config::Endpoints;
+
+/// Knative's request-latency buckets (milliseconds), as in its `defaultLatencyDistribution`.
+pub const LATENCY_BUCKETS_MS: [f64; 25] = [
+    5.0, 10.0, 20.0, 40.0, 60.0, 80.0, 100.0, 150.0, 200.0, 250.0, 300.0, 350.0, 400.0, 500.0,
+    600.0, 700.0, 800.0, 900.0, 1000.0, 2000.0, 5000.0, 10000.0, 20000.0, 50000.0, 100000.0,
+];
+
+/// The labels naming a revision, as Knative's revision metrics carry them.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RevisionLabels {
+    /// Namespace of the revision.
+    pub namespace_name: String,
+    /// The Knative Service owning the revision (or the Route name for a bare Route).
+    pub service_name: String,
+    /// The Configuration that created the revision.
+    pub configuration_name: String,
+    /// The revision.
+    pub revision_name: String,
+}
+
+/// Revision labels plus the response code, for request counts and latencies.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    #[prometheus(flatten)]
+    revision: RevisionLabels,
+    response_code: u16,
+    response_code_class: &'static str,
+}
+
+/// `2xx`, `4xx`, … for a status code.
+pub fn code_class(code: u16) -> &'static str {
+    match code / 100 {
+        1 => "1xx",
+        2 => "2xx",
+        3 => "3xx",
+        4 => "4xx",
+        _ => "5xx",
+    }
+}
+
+type HistogramFamily = Family<RequestLabels, Histogram, fn() -> Histogram>;
+
+/// The gateway's metrics and the registry they are rendered from.
+pub struct Metrics {
+    registry: Registry,
+    request_count: Family<RequestLabels, Counter>,
+    request_latencies: HistogramFamily,
+    in_flight: Family<RevisionLabels, Gauge>,
+    ready_instances: Family<RevisionLabels, Gauge>,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS_MS)
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with the gateway's metric families.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let request_count = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "revision_request_count",
+            "The number of requests that are routed to a revision",
+            request_count.clone(),
+        );
+        let request_latencies: HistogramFamily =
+            Family::new_with_constructor(latency_histogram as fn() -> Histogram);
+        registry.register(
+            "revision_request_latencies",
+            "The response latencies of requests routed to a revision, in milliseconds",
+            request_latencies.clone(),
+        );
+        let in_flight = Family::<RevisionLabels, Gauge>::default();
+        registry.register(
+            "revision_requests_in_flight",
+            "Requests routed to a revision and not yet finished, including those queued for a free instance",
+            in_flight.clone(),
+        );
+        let ready_instances = Family::<RevisionLabels, Gauge>::default();
+        registry.register(
+            "revision_ready_instances",
+            "Ready instances of a revision that the gateway can send requests to",
+            ready_instances.clone(),
+        );
+        Metrics {
+            registry,
+            request_count,
+            request_latencies,
+            in_flight,
+            ready_instances,
+        }
+    }
+
+    /// Counts one finished request and its latency.
+    pub fn record_request(&self, revision: &RevisionLabels, code: u16, latency: Duration) {
+        let labels = RequestLabels {
+            revision: revision.clone(),
+            response_code: code,
+            response_code_class: code_class(code),
+        };
+        self.request_count.get_or_create(&labels).inc();
+        self.request_latencies
+            .get_or_create(&labels)
+            .observe(latency.as_secs_f64() * 1000.0);
+    }
+
+    /// Marks one request in flight for `revision` until the guard is dropped.
+    pub fn in_flight(self: &Arc<Self>, revision: Arc<RevisionLabels>) -> InFlightGuard {
+        self.in_flight.get_or_create(&revision).inc();
+        InFlightGuard {
+            metrics: self.clone(),
+            revision,
+        }
+    }
+
+    /// Requests currently in flight for `revision` (as the gauge shows).
+    pub fn in_flight_now(&self, revision: &RevisionLabels) -> i64 {
+        self.in_flight.get_or_create(revision).get()
+    }
+
+    /// Sets the ready-instances gauges from `endpoints`, dropping revisions that left.
+    pub fn set_ready_instances(&self, endpoints: &Endpoints) {
+        self.ready_instances.clear();
+        for (key, ep) in &endpoints.revisions {
+            let labels = RevisionLabels {
+                namespace_name: key.namespace.clone(),
+                service_name: ep.service.clone(),
+                configuration_name: ep.configuration.clone(),
+                revision_name: key.name.clone(),
+            };
+            self.ready_instances
+                .get_or_create(&labels)
+                .set(ep.addresses.len() as i64);
+        }
+    }
+
+    /// The registry in OpenMetrics text format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}
+
+/// Decrements the in-flight gauge of a revision when dropped.
+pub struct InFlightGuard {
+    metrics: Arc<Metrics>,
+    revision: Arc<RevisionLabels>,
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.metrics.in_flight.get_or_create(&self.revision).dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_knative_names_and_labels() {
+        let m = Metrics::new();
+        let rev = RevisionLabels {
+            namespace_name: "default".into(),
+            service_name: "hello".into(),
+            configuration_name: "hello".into(),
+            revision_name: "hello-00001".into(),
+        };
+        m.record_request(&rev, 200, Duration::from_millis(12));
+        let text = m.render();
+        assert!(
+            text.contains(
+                "revision_request_count_total{namespace_name=\"default\",service_name=\"hello\",\
+                 configuration_name=\"hello\",revision_name=\"hello-00001\",response_code=\"200\",\
+                 response_code_class=\"2xx\"} 1"
+            ),
+            "{text}"
+        );
+        let bucket = |le: &str| {
+            text.lines()
+                .find(|l| {
+                    l.starts_with(&format!("revision_request_latencies_bucket{{le=\"{le}\","))
+                })
+                .and_then(|l| l.rsplit(' ').next())
+                .map(str::to_string)
+        };
+        assert_eq!(bucket("10.0").as_deref(), Some("0"), "{text}");
+        assert_eq!(bucket("20.0").as_deref(), Some("1"), "{text}");
+    }
+}

@@ -1,0 +1,378 @@
+//! Observation of every request, when its response body ends: the Knative revision
+//! metrics (count, latency), the in-flight gauge, and one JSON request-log line with
+//! the fields of Knative's default `logging.request-log-template`.
+
+use std::convert::Infallible;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use http::{Request, Response, Version};
+use serde::Serialize;
+use tower::{Layer, Service};
+
+use crate::balance::Instance;
+use crate::body::{attach, Body, Counted};
+use crate::forward::ConnInfo;
+use crate::metrics::{Metrics, RevisionLabels};
+use crate::route::Routed;
+
+/// Where request-log lines go.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum RequestLogSink {
+    /// No request log.
+    #[default]
+    Disabled,
+    /// One line per request on standard error.
+    Stderr,
+    /// Appended to this file (created if missing).
+    File(PathBuf),
+}
+
+/// The request-log writer: lines go through a bounded channel to a writer thread, so
+/// a slow disk never stalls the request path (lines beyond the bound are dropped).
+#[derive(Clone)]
+pub struct RequestLog {
+    tx: Option<std::sync::mpsc::SyncSender<String>>,
+}
+
+const LOG_BUFFER_LINES: usize = 65_536;
+
+impl RequestLog {
+    /// Starts the writer for `sink`. A file that cannot be opened disables the log
+    /// with an error message.
+    pub fn start(sink: &RequestLogSink) -> Self {
+        let out: Box<dyn Write + Send> = match sink {
+            RequestLogSink::Disabled => return RequestLog { tx: None },
+            RequestLogSink::Stderr => Box::new(std::io::stderr()),
+            RequestLogSink::File(path) => {
+                match std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                {
+                    Ok(f) => Box::new(f),
+                    Err(err) => {
+                        tracing::error!(path = %path.display(), error = %err,
+                            "cannot open the request log; request logging is off");
+                        return RequestLog { tx: None };
+                    }
+                }
+            }
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<String>(LOG_BUFFER_LINES);
+        let spawned = std::thread::Builder::new()
+            .name("skiff-request-log".into())
+            .spawn(move || {
+                let mut out = std::io::BufWriter::new(out);
+                while let Ok(line) = rx.recv() {
+                    let _ = out.write_all(line.as_bytes());
+                    while let Ok(line) = rx.try_recv() {
+                        let _ = out.write_all(line.as_bytes());
+                    }
+                    let _ = out.flush();
+                }
+            });
+        match spawned {
+            Ok(_) => RequestLog { tx: Some(tx) },
+            Err(err) => {
+                tracing::error!(error = %err, "cannot start the request-log writer");
+                RequestLog { tx: None }
+            }
+        }
+    }
+
+    /// True if lines are written somewhere.
+    pub fn enabled(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    fn write(&self, mut line: String) {
+        if let Some(tx) = &self.tx {
+            line.push('\n');
+            let _ = tx.try_send(line);
+        }
+    }
+}
+
+/// Knative's `httpRequest` object (sizes are strings, as its template writes them).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HttpRequestLog<'a> {
+    request_method: &'a str,
+    request_url: &'a str,
+    request_size: String,
+    status: u16,
+    response_size: String,
+    user_agent: &'a str,
+    remote_ip: String,
+    server_ip: String,
+    referer: &'a str,
+    latency: String,
+    protocol: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LogLine<'a> {
+    http_request: HttpRequestLog<'a>,
+    host: &'a str,
+    revision_name: &'a str,
+    namespace: &'a str,
+    service: &'a str,
+    configuration: &'a str,
+}
+
+/// `HTTP/1.1`, `HTTP/2.0`, … as Go's `Request.Proto` spells it.
+pub fn protocol_name(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
+}
+
+/// Everything known about a request when its response body ends.
+struct Completion {
+    metrics: Arc<Metrics>,
+    log: RequestLog,
+    start: Instant,
+    method: http::Method,
+    url: String,
+    version: Version,
+    user_agent: String,
+    referer: String,
+    remote: Option<SocketAddr>,
+    status: u16,
+    request_bytes: Arc<AtomicU64>,
+    response_bytes: Arc<AtomicU64>,
+    labels: Option<Arc<RevisionLabels>>,
+    routed: Option<Routed>,
+    instance: Option<SocketAddr>,
+}
+
+impl Drop for Completion {
+    fn drop(&mut self) {
+        let latency = self.start.elapsed();
+        if let Some(labels) = &self.labels {
+            self.metrics.record_request(labels, self.status, latency);
+        }
+        if self.log.enabled() {
+            self.log.write(self.log_line(latency));
+        }
+    }
+}
+
+impl Completion {
+    fn log_line(&self, latency: Duration) -> String {
+        let labels = self.labels.as_deref();
+        let line = LogLine {
+            http_request: HttpRequestLog {
+                request_method: self.method.as_str(),
+                request_url: &self.url,
+                request_size: self.request_bytes.load(Ordering::Relaxed).to_string(),
+                status: self.status,
+                response_size: self.response_bytes.load(Ordering::Relaxed).to_string(),
+                user_agent: &self.user_agent,
+                remote_ip: self.remote.map_or_else(String::new, |a| a.to_string()),
+                server_ip: self
+                    .instance
+                    .map_or_else(String::new, |a| a.ip().to_string()),
+                referer: &self.referer,
+                latency: format!("{:.6}s", latency.as_secs_f64()),
+                protocol: protocol_name(self.version),
+            },
+            host: self.routed.as_ref().map_or("", |r| r.host.as_str()),
+            revision_name: labels.map_or("", |l| l.revision_name.as_str()),
+            namespace: labels.map_or("", |l| l.namespace_name.as_str()),
+            service: labels.map_or("", |l| l.service_name.as_str()),
+            configuration: labels.map_or("", |l| l.configuration_name.as_str()),
+        };
+        serde_json::to_string(&line).expect("a log line always serialises")
+    }
+}
+
+/// Layer for [`ObserveService`].
+#[derive(Clone)]
+pub struct ObserveLayer {
+    metrics: Arc<Metrics>,
+    log: RequestLog,
+}
+
+impl ObserveLayer {
+    /// Records into `metrics` and writes lines to `log`.
+    pub fn new(metrics: Arc<Metrics>, log: RequestLog) -> Self {
+        ObserveLayer { metrics, log }
+    }
+}
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = ObserveService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ObserveService {
+            inner,
+            metrics: self.metrics.clone(),
+            log: self.log.clone(),
+        }
+    }
+}
+
+/// Outermost layer: counts body bytes both ways and records the request when the
+/// response body is done (so latency and size cover a streamed body).
+#[derive(Clone)]
+pub struct ObserveService<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+    log: RequestLog,
+}
+
+fn header_str(req: &Request<Body>, name: http::header::HeaderName) -> String {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+impl<S> Service<Request<Body>> for ObserveService<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let start = Instant::now();
+        let logging = self.log.enabled();
+        let (url, user_agent, referer) = if logging {
+            (
+                req.uri()
+                    .path_and_query()
+                    .map_or("/", |p| p.as_str())
+                    .to_string(),
+                header_str(&req, http::header::USER_AGENT),
+                header_str(&req, http::header::REFERER),
+            )
+        } else {
+            Default::default()
+        };
+        let method = req.method().clone();
+        let version = req.version();
+        let remote = req.extensions().get::<ConnInfo>().map(|c| c.remote);
+        let request_bytes = Arc::new(AtomicU64::new(0));
+        let req = {
+            let count = request_bytes.clone();
+            req.map(|b| Body::new(Counted::new(b, count)))
+        };
+        let metrics = self.metrics.clone();
+        let log = self.log.clone();
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let resp = inner.call(req).await?;
+            let response_bytes = Arc::new(AtomicU64::new(0));
+            let completion = Completion {
+                metrics,
+                log,
+                start,
+                method,
+                url,
+                version,
+                user_agent,
+                referer,
+                remote,
+                status: resp.status().as_u16(),
+                request_bytes,
+                response_bytes: response_bytes.clone(),
+                labels: resp.extensions().get::<Arc<RevisionLabels>>().cloned(),
+                routed: resp.extensions().get::<Routed>().cloned(),
+                instance: resp.extensions().get::<Instance>().map(|i| i.0),
+            };
+            let resp = resp.map(|b| Body::new(Counted::new(b, response_bytes)));
+            Ok(attach(resp, completion))
+        })
+    }
+}
+
+/// Layer for [`InFlightService`].
+#[derive(Clone)]
+pub struct InFlightLayer {
+    metrics: Arc<Metrics>,
+}
+
+impl InFlightLayer {
+    /// Tracks in-flight requests in `metrics`.
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        InFlightLayer { metrics }
+    }
+}
+
+impl<S> Layer<S> for InFlightLayer {
+    type Service = InFlightService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        InFlightService {
+            inner,
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+/// Keeps a revision's in-flight gauge up for as long as a request lasts (queueing,
+/// waiting for headers, streaming the body).
+#[derive(Clone)]
+pub struct InFlightService<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+}
+
+impl<S> Service<Request<Body>> for InFlightService<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let guard = req
+            .extensions()
+            .get::<Arc<RevisionLabels>>()
+            .cloned()
+            .map(|labels| self.metrics.in_flight(labels));
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let resp = inner.call(req).await?;
+            Ok(match guard {
+                Some(guard) => attach(resp, guard),
+                None => resp,
+            })
+        })
+    }
+}

@@ -1,0 +1,267 @@
+//! Routing: which revision serves this request. Looks the request's host up in the
+//! current [`GatewayConfig`] and picks one of the route's splits by weight. Every
+//! request reads the newest table, so a traffic change applies to the next request
+//! while requests already routed keep their revision.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use futures::future::BoxFuture;
+use http::{Request, Response, StatusCode};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::sync::watch;
+use tower::{Layer, Service};
+
+use crate::body::{text_response, Body};
+use crate::config::{GatewayConfig, HostRoute, RevisionKey, Split};
+
+/// The routing decision, put in the request's (and the response's) extensions for the
+/// layers after routing and for metrics and logs.
+#[derive(Clone, Debug)]
+pub struct Routed {
+    /// The normalised host the request was routed by.
+    pub host: String,
+    /// The matched route.
+    pub route: Arc<HostRoute>,
+    /// The revision chosen for this request.
+    pub revision: RevisionKey,
+}
+
+/// The host a request is for: the URI authority (HTTP/2 `:authority`, or an HTTP/1
+/// absolute-form target) or else the `Host` header; lowercased, without port, user
+/// info or a trailing dot.
+pub fn request_host<B>(req: &Request<B>) -> Option<String> {
+    let raw = match req.uri().authority() {
+        Some(authority) => authority.as_str(),
+        None => req.headers().get(http::header::HOST)?.to_str().ok()?,
+    };
+    normalize_host(raw)
+}
+
+/// Lowercases `raw` and strips user info, port and a trailing dot.
+pub fn normalize_host(raw: &str) -> Option<String> {
+    let raw = raw.rsplit_once('@').map_or(raw, |(_, host)| host).trim();
+    let host = if let Some(rest) = raw.strip_prefix('[') {
+        // IPv6 literal: keep the brackets, drop the port.
+        let end = rest.find(']')?;
+        &raw[..end + 2]
+    } else {
+        match raw.rsplit_once(':') {
+            Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+            _ => raw,
+        }
+    };
+    let host = host.strip_suffix('.').unwrap_or(host);
+    if host.is_empty() {
+        return None;
+    }
+    Some(host.to_ascii_lowercase())
+}
+
+/// Picks a split with probability proportional to its percent. `roll` is uniform in
+/// `0..total` where `total` is the sum of the percents (100 for a valid route).
+pub fn pick_split(splits: &[Split], roll: u32) -> Option<&Split> {
+    let mut acc = 0u32;
+    for split in splits {
+        acc += split.percent;
+        if roll < acc {
+            return Some(split);
+        }
+    }
+    None
+}
+
+/// The source of split rolls: the thread-local RNG, or a seeded one (reproducible
+/// splits for tests).
+#[derive(Clone)]
+pub enum Dice {
+    /// `rand::thread_rng()`.
+    Thread,
+    /// A seeded generator shared by all connections.
+    Seeded(Arc<Mutex<StdRng>>),
+}
+
+impl Dice {
+    /// Seeded if `seed` is given, else thread-local.
+    pub fn new(seed: Option<u64>) -> Dice {
+        match seed {
+            Some(seed) => Dice::Seeded(Arc::new(Mutex::new(StdRng::seed_from_u64(seed)))),
+            None => Dice::Thread,
+        }
+    }
+
+    /// Uniform in `0..total` (`total` > 0).
+    pub fn roll(&self, total: u32) -> u32 {
+        match self {
+            Dice::Thread => rand::thread_rng().gen_range(0..total),
+            Dice::Seeded(rng) => rng.lock().unwrap().gen_range(0..total),
+        }
+    }
+}
+
+/// Chooses a revision for a route, by weight.
+pub fn choose_revision<'a>(route: &'a HostRoute, dice: &Dice) -> Option<&'a RevisionKey> {
+    let total: u32 = route.splits.iter().map(|s| s.percent).sum();
+    if total == 0 {
+        return None;
+    }
+    pick_split(&route.splits, dice.roll(total)).map(|s| &s.revision)
+}
+
+/// Layer for [`RouteService`].
+#[derive(Clone)]
+pub struct RouteLayer {
+    routes: watch::Receiver<Arc<GatewayConfig>>,
+    dice: Dice,
+}
+
+impl RouteLayer {
+    /// Routes by the table published on `routes`, splitting with `dice`.
+    pub fn new(routes: watch::Receiver<Arc<GatewayConfig>>, dice: Dice) -> Self {
+        RouteLayer { routes, dice }
+    }
+}
+
+impl<S> Layer<S> for RouteLayer {
+    type Service = RouteService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RouteService {
+            inner,
+            routes: self.routes.clone(),
+            dice: self.dice.clone(),
+        }
+    }
+}
+
+/// Host → route → revision; answers 404 for an unknown host itself.
+#[derive(Clone)]
+pub struct RouteService<S> {
+    inner: S,
+    routes: watch::Receiver<Arc<GatewayConfig>>,
+    dice: Dice,
+}
+
+impl<S> Service<Request<Body>> for RouteService<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
+        let Some(host) = request_host(&req) else {
+            return Box::pin(async {
+                Ok(text_response(
+                    StatusCode::BAD_REQUEST,
+                    "skiff gateway: the request names no host (no Host header or :authority)\n"
+                        .into(),
+                ))
+            });
+        };
+        let route = self.routes.borrow().hosts.get(&host).cloned();
+        let Some(route) = route else {
+            return Box::pin(async move {
+                Ok(text_response(
+                    StatusCode::NOT_FOUND,
+                    format!("skiff gateway: no route for host \"{host}\"\n"),
+                ))
+            });
+        };
+        let Some(revision) = choose_revision(&route, &self.dice).cloned() else {
+            return Box::pin(async move {
+                Ok(text_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "skiff gateway: route {}/{} for host \"{host}\" has no traffic targets\n",
+                        route.namespace, route.route
+                    ),
+                ))
+            });
+        };
+        let routed = Routed {
+            host,
+            route,
+            revision,
+        };
+        req.extensions_mut().insert(routed.clone());
+        // The inner stack is always ready; call the instance that was polled.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let mut resp = inner.call(req).await?;
+            resp.extensions_mut().insert(routed);
+            Ok(resp)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(name: &str, percent: u32) -> Split {
+        Split {
+            revision: RevisionKey {
+                namespace: "default".into(),
+                name: name.into(),
+            },
+            percent,
+        }
+    }
+
+    #[test]
+    fn host_normalisation() {
+        assert_eq!(
+            normalize_host("Hello.Default.LOCALHOST:8080").as_deref(),
+            Some("hello.default.localhost")
+        );
+        assert_eq!(
+            normalize_host("hello.default.localhost.").as_deref(),
+            Some("hello.default.localhost")
+        );
+        assert_eq!(normalize_host("[::1]:80").as_deref(), Some("[::1]"));
+        assert_eq!(normalize_host("user@a.b:1").as_deref(), Some("a.b"));
+        assert_eq!(normalize_host(""), None);
+        assert_eq!(normalize_host(":80"), None);
+    }
+
+    #[test]
+    fn host_from_authority_or_header() {
+        let req = Request::get("http://A.example:81/x")
+            .header("host", "other")
+            .body(())
+            .unwrap();
+        assert_eq!(request_host(&req).as_deref(), Some("a.example"));
+        let req = Request::get("/x")
+            .header("host", "B.example")
+            .body(())
+            .unwrap();
+        assert_eq!(request_host(&req).as_deref(), Some("b.example"));
+        let req = Request::get("/x").body(()).unwrap();
+        assert_eq!(request_host(&req), None);
+    }
+
+    #[test]
+    fn split_boundaries() {
+        let splits = [split("a", 90), split("b", 10)];
+        assert_eq!(pick_split(&splits, 0).unwrap().revision.name, "a");
+        assert_eq!(pick_split(&splits, 89).unwrap().revision.name, "a");
+        assert_eq!(pick_split(&splits, 90).unwrap().revision.name, "b");
+        assert_eq!(pick_split(&splits, 99).unwrap().revision.name, "b");
+        assert!(pick_split(&splits, 100).is_none());
+        let zero_first = [split("a", 0), split("b", 100)];
+        assert_eq!(pick_split(&zero_first, 0).unwrap().revision.name, "b");
+    }
+}
