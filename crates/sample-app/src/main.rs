@@ -24,7 +24,20 @@ fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
 }
 
+/// Exits at once on SIGTERM/SIGINT. As PID 1 in a container a process without a
+/// handler ignores SIGTERM, and every stop would wait for the grace period.
+fn exit_on_termination() {
+    extern "C" fn quit(_: libc::c_int) {
+        unsafe { libc::_exit(0) };
+    }
+    unsafe {
+        libc::signal(libc::SIGTERM, quit as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, quit as *const () as libc::sighandler_t);
+    }
+}
+
 fn main() {
+    exit_on_termination();
     if let Some(ms) = env_u64("STARTUP_DELAY_MS") {
         println!("sample-app: startup delay {ms} ms");
         std::thread::sleep(Duration::from_millis(ms));

@@ -116,13 +116,23 @@ async fn write(client: &kube::Client, instance: &InstanceStatus) {
             .await
             .map(|_| ())
     } else {
-        pods.patch(
-            &instance.pod_name,
-            &PatchParams::apply(MANAGER),
-            &Patch::Apply(pod_for(instance)),
-        )
-        .await
-        .map(|_| ())
+        // Status is a subresource: the object first, then its status.
+        let pod = pod_for(instance);
+        let params = PatchParams::apply(MANAGER);
+        match pods
+            .patch(&instance.pod_name, &params, &Patch::Apply(&pod))
+            .await
+        {
+            Ok(_) => pods
+                .patch_status(
+                    &instance.pod_name,
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"status": pod["status"]})),
+                )
+                .await
+                .map(|_| ()),
+            Err(e) => Err(e),
+        }
     };
     if let Err(e) = result {
         tracing::debug!(pod = %instance.pod_name, error = %e, "could not mirror instance as a Pod");

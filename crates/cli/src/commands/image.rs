@@ -82,7 +82,7 @@ impl RemoteArgs {
 
 fn open_store(data_dir: Option<PathBuf>, insecure: Vec<String>) -> Result<ImageStore> {
     let root = data_dir
-        .unwrap_or_else(crate::default_data_dir)
+        .unwrap_or_else(crate::server::default_data_dir)
         .join("images");
     ImageStore::open_with(
         root.clone(),

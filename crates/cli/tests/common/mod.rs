@@ -35,6 +35,10 @@ pub fn free_port() -> u16 {
 pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub addr: SocketAddr,
+    /// The gateway's address (serves Knative routes when the runtime is on).
+    pub gateway: SocketAddr,
+    /// The gateway's admin address (`/metrics`).
+    pub metrics: SocketAddr,
     pub extra_args: Vec<String>,
     child: Option<Child>,
 }
@@ -49,9 +53,12 @@ impl TestServer {
     pub fn start_with(extra: &[&str]) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let loopback = |p: u16| -> SocketAddr { format!("127.0.0.1:{p}").parse().unwrap() };
         let mut s = TestServer {
             dir,
             addr,
+            gateway: loopback(free_port()),
+            metrics: loopback(free_port()),
             extra_args: extra.iter().map(|s| s.to_string()).collect(),
             child: None,
         };
@@ -91,7 +98,15 @@ impl TestServer {
             .arg("--api-addr")
             .arg(self.addr.to_string())
             .arg("--gateway-addr")
-            .arg(format!("127.0.0.1:{}", free_port()))
+            .arg(self.gateway.to_string())
+            .arg("--metrics-addr")
+            .arg(self.metrics.to_string())
+            // API tests run without instances unless a test asks for a runtime.
+            .args(if self.extra_args.iter().any(|a| a == "--runtime") {
+                vec![]
+            } else {
+                vec!["--runtime", "none"]
+            })
             .args(&self.extra_args)
             .env("SKIFF_LOG", "info")
             .stdout(Stdio::null())
