@@ -352,7 +352,7 @@ where
         let balancer = self.balancer.clone();
         Box::pin(async move {
             let (Some(routed), Some(ep)) = (
-                req.extensions().get::<Routed>().cloned(),
+                req.extensions().get::<Arc<Routed>>().cloned(),
                 req.extensions().get::<Arc<RevisionEndpoints>>().cloned(),
             ) else {
                 return Ok(text_response(
@@ -360,7 +360,7 @@ where
                     "skiff gateway: request reached the balancer without endpoints\n".into(),
                 ));
             };
-            let pool = balancer.pool(&routed.revision, &ep);
+            let pool = balancer.pool(routed.revision(), &ep);
             let permit = match pool.acquire().await {
                 Ok(permit) => Arc::new(permit),
                 Err(err) => {
@@ -369,8 +369,8 @@ where
                         format!(
                             "skiff gateway: revision {}/{} is at its concurrency limit \
                              (containerConcurrency {}): {err}\n",
-                            routed.revision.namespace,
-                            routed.revision.name,
+                            routed.revision().namespace,
+                            routed.revision().name,
                             ep.container_concurrency
                         ),
                     ))

@@ -14,7 +14,7 @@ use tower::{Layer, Service};
 
 use crate::body::{text_response, Body};
 use crate::config::{Endpoints, RevisionEndpoints};
-use crate::metrics::RevisionLabels;
+use crate::metrics::{Metrics, RevisionLabels};
 use crate::route::Routed;
 
 /// What happens to a request whose revision has no ready instance: a 503 naming the
@@ -24,7 +24,9 @@ pub fn no_ready_instance(routed: &Routed) -> Response<Body> {
         StatusCode::SERVICE_UNAVAILABLE,
         format!(
             "skiff gateway: no ready instance of revision {}/{} (host \"{}\")\n",
-            routed.revision.namespace, routed.revision.name, routed.host
+            routed.revision().namespace,
+            routed.revision().name,
+            routed.host
         ),
     )
 }
@@ -33,10 +35,10 @@ pub fn no_ready_instance(routed: &Routed) -> Response<Body> {
 /// else from the route (the Service name is the Route name for a Knative Service).
 pub(crate) fn labels_for(routed: &Routed, ep: Option<&RevisionEndpoints>) -> RevisionLabels {
     RevisionLabels {
-        namespace_name: routed.revision.namespace.clone(),
+        namespace_name: routed.revision().namespace.clone(),
         service_name: ep.map_or_else(|| routed.route.route.clone(), |e| e.service.clone()),
         configuration_name: ep.map_or_else(String::new, |e| e.configuration.clone()),
-        revision_name: routed.revision.name.clone(),
+        revision_name: routed.revision().name.clone(),
     }
 }
 
@@ -44,12 +46,14 @@ pub(crate) fn labels_for(routed: &Routed, ep: Option<&RevisionEndpoints>) -> Rev
 #[derive(Clone)]
 pub struct EndpointsLayer {
     endpoints: watch::Receiver<Arc<Endpoints>>,
+    metrics: Arc<Metrics>,
 }
 
 impl EndpointsLayer {
-    /// Resolves revisions against the endpoints published on `endpoints`.
-    pub fn new(endpoints: watch::Receiver<Arc<Endpoints>>) -> Self {
-        EndpointsLayer { endpoints }
+    /// Resolves revisions against the endpoints published on `endpoints`, with metric
+    /// handles from `metrics`.
+    pub fn new(endpoints: watch::Receiver<Arc<Endpoints>>, metrics: Arc<Metrics>) -> Self {
+        EndpointsLayer { endpoints, metrics }
     }
 }
 
@@ -60,16 +64,19 @@ impl<S> Layer<S> for EndpointsLayer {
         EndpointsService {
             inner,
             endpoints: self.endpoints.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 }
 
-/// Adds the routed revision's `Arc<RevisionEndpoints>` and `Arc<RevisionLabels>` to
-/// the request (and response) extensions, or answers [`no_ready_instance`].
+/// Adds the routed revision's `Arc<RevisionEndpoints>` (to the request) and its
+/// metric handles, `Arc<RevisionMetrics>` (to the request and the response), or
+/// answers [`no_ready_instance`].
 #[derive(Clone)]
 pub struct EndpointsService<S> {
     inner: S,
     endpoints: watch::Receiver<Arc<Endpoints>>,
+    metrics: Arc<Metrics>,
 }
 
 impl<S> Service<Request<Body>> for EndpointsService<S>
@@ -89,38 +96,36 @@ where
     }
 
     fn call(&mut self, mut req: Request<Body>) -> Self::Future {
-        let Some(routed) = req.extensions().get::<Routed>().cloned() else {
+        let Some(routed) = req.extensions().get::<Arc<Routed>>().cloned() else {
             // Only reachable if the stack is assembled without routing.
-            return Box::pin(async {
-                Ok(text_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "skiff gateway: request was not routed\n".into(),
-                ))
-            });
+            return Box::pin(std::future::ready(Ok(text_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "skiff gateway: request was not routed\n".into(),
+            ))));
         };
         let ep = self
             .endpoints
             .borrow()
             .revisions
-            .get(&routed.revision)
+            .get(routed.revision())
             .cloned();
-        let labels = Arc::new(labels_for(&routed, ep.as_deref()));
         let ep = match ep {
             Some(ep) if !ep.addresses.is_empty() => ep,
             _ => {
+                let labels = labels_for(&routed, ep.as_deref());
                 let mut resp = no_ready_instance(&routed);
-                resp.extensions_mut().insert(labels);
-                return Box::pin(async move { Ok(resp) });
+                resp.extensions_mut()
+                    .insert(self.metrics.revision_with_labels(labels));
+                return Box::pin(std::future::ready(Ok(resp)));
             }
         };
-        req.extensions_mut().insert(ep.clone());
-        req.extensions_mut().insert(labels.clone());
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let revision = self.metrics.revision(routed.revision(), &ep);
+        req.extensions_mut().insert(ep);
+        req.extensions_mut().insert(revision.clone());
+        let fut = self.inner.call(req);
         Box::pin(async move {
-            let mut resp = inner.call(req).await?;
-            resp.extensions_mut().insert(ep);
-            resp.extensions_mut().insert(labels);
+            let mut resp = fut.await?;
+            resp.extensions_mut().insert(revision);
             Ok(resp)
         })
     }

@@ -12,11 +12,10 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri, Version};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use tower::Service;
 
+use crate::backend::BackendPool;
 use crate::balance::{Instance, Permit};
 use crate::body::{text_response, Body};
 use crate::route::Routed;
@@ -139,28 +138,25 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, client: IpAddr, host: &st
     }
 }
 
-/// The HTTP/1.1 client to instances: pooled keep-alive connections, no Nagle.
-pub fn backend_client(pool_idle_timeout: Duration) -> Client<HttpConnector, Body> {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.enforce_http(true);
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(pool_idle_timeout)
-        .pool_timer(hyper_util::rt::TokioTimer::new())
-        .build(connector)
+/// The connections to instances: pooled keep-alive HTTP/1.1, no Nagle, driven inline
+/// by the requests (see [`crate::backend`]).
+pub fn backend_pool(pool_idle_timeout: Duration) -> Arc<BackendPool> {
+    // Each in-flight request holds its own connection, so this bounds only how many
+    // stay open when idle; well above the client connections a gateway serves.
+    Arc::new(BackendPool::new(pool_idle_timeout, 1024))
 }
 
 /// The innermost service: sends the request to the [`Instance`] in its extensions.
 #[derive(Clone)]
 pub struct Forward {
-    client: Client<HttpConnector, Body>,
+    pool: Arc<BackendPool>,
     proto: &'static str,
 }
 
 impl Forward {
-    /// Forwards with `client`; `proto` is the scheme clients used (`http`).
-    pub fn new(client: Client<HttpConnector, Body>, proto: &'static str) -> Self {
-        Forward { client, proto }
+    /// Forwards over `pool`; `proto` is the scheme clients used (`http`).
+    pub fn new(pool: Arc<BackendPool>, proto: &'static str) -> Self {
+        Forward { pool, proto }
     }
 }
 
@@ -174,14 +170,14 @@ impl Service<Request<Body>> for Forward {
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let client = self.client.clone();
+        let pool = self.pool.clone();
         let proto = self.proto;
-        Box::pin(async move { Ok(forward(client, proto, req).await) })
+        Box::pin(async move { Ok(forward(pool, proto, req).await) })
     }
 }
 
 async fn forward(
-    client: Client<HttpConnector, Body>,
+    pool: Arc<BackendPool>,
     proto: &'static str,
     mut req: Request<Body>,
 ) -> Response<Body> {
@@ -192,7 +188,7 @@ async fn forward(
         );
     };
     let permit = req.extensions_mut().remove::<Arc<Permit>>();
-    let routed = req.extensions().get::<Routed>().cloned();
+    let routed = req.extensions().get::<Arc<Routed>>().cloned();
     let conn = req.extensions().get::<ConnInfo>().copied();
 
     // The original host as the client sent it (with port): kept as `Host`.
@@ -245,11 +241,18 @@ async fn forward(
     parts.extensions = http::Extensions::new();
     let backend_req = Request::from_parts(parts, body);
 
-    let mut resp = match client.request(backend_req).await {
+    let sent = match &client_upgrade {
+        None => pool.send(addr, backend_req).await,
+        Some(_) => pool
+            .send_upgrade(addr, backend_req)
+            .await
+            .map(|resp| resp.map(Body::new)),
+    };
+    let mut resp = match sent {
         Ok(resp) => resp,
         Err(err) => {
             let what = routed.as_ref().map_or_else(String::new, |r| {
-                format!(" of revision {}/{}", r.revision.namespace, r.revision.name)
+                format!(" of revision {}/{}", r.revision().namespace, r.revision().name)
             });
             let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&err);
             let mut detail = err.to_string();
@@ -307,7 +310,7 @@ async fn forward(
         }
         (false, _) => strip_hop_by_hop(resp.headers_mut()),
     }
-    resp.map(Body::new)
+    resp
 }
 
 #[cfg(test)]

@@ -18,7 +18,14 @@
 //! | [`timeout::TimeoutLayer`] | `timeoutSeconds` to response headers → 504 |
 //! | [`balance::BalanceLayer`] | least-loaded instance, containerConcurrency slots, FIFO queue |
 //! | [`forward::Forward`] | proxy headers, HTTP/1.1 to the instance, upgrades |
+//!
+//! [`backend::BackendPool`] holds the keep-alive connections to instances; a request
+//! drives its backend connection itself, so a proxied request runs in one task.
+//! Layers do their work synchronously in `call` and call the next layer in place (no
+//! per-request clone of the stack); per-revision metric handles are cached
+//! ([`metrics::Metrics::revision`]) so requests build no label sets.
 
+pub mod backend;
 pub mod balance;
 pub mod body;
 pub mod config;
@@ -29,6 +36,7 @@ pub mod observe;
 pub mod route;
 pub mod timeout;
 
+use std::cell::RefCell;
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
@@ -42,7 +50,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::util::BoxCloneSyncService;
-use tower::{ServiceBuilder, ServiceExt};
+use tower::{Service, ServiceBuilder};
 
 pub use crate::body::{Body, BoxError};
 pub use crate::config::{
@@ -51,6 +59,7 @@ pub use crate::config::{
 pub use crate::forward::ConnInfo;
 pub use crate::observe::RequestLogSink;
 
+use crate::backend::BackendPool;
 use crate::balance::{BalanceLayer, Balancer};
 use crate::endpoints::EndpointsLayer;
 use crate::forward::Forward;
@@ -92,6 +101,15 @@ impl Default for GatewayOptions {
 /// The request stack behind every connection.
 pub type GatewayService = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
 
+/// The concrete stack (what [`GatewayService`] boxes), served by [`Gateway::serve`].
+type Stack = observe::ObserveService<
+    route::RouteService<
+        endpoints::EndpointsService<
+            observe::InFlightService<timeout::TimeoutService<balance::BalanceService<Forward>>>,
+        >,
+    >,
+>;
+
 /// The gateway. Cheap to clone; [`Gateway::serve`] runs the data plane on a listener
 /// and [`Gateway::serve_admin`] the `/metrics` + `/healthz` endpoint.
 #[derive(Clone)]
@@ -99,7 +117,8 @@ pub struct Gateway {
     endpoints: watch::Receiver<Arc<Endpoints>>,
     metrics: Arc<Metrics>,
     balancer: Arc<Balancer>,
-    service: GatewayService,
+    backends: Arc<BackendPool>,
+    stack: Stack,
     options: GatewayOptions,
 }
 
@@ -114,20 +133,21 @@ impl Gateway {
         let metrics = Arc::new(Metrics::new());
         let balancer = Arc::new(Balancer::new(options.max_queued_per_revision));
         let log = RequestLog::start(&options.request_log);
-        let client = forward::backend_client(options.backend_idle_timeout);
+        let backends = forward::backend_pool(options.backend_idle_timeout);
         let service = ServiceBuilder::new()
-            .layer(ObserveLayer::new(metrics.clone(), log))
+            .layer(ObserveLayer::new(log))
             .layer(RouteLayer::new(routes, Dice::new(options.split_seed)))
-            .layer(EndpointsLayer::new(endpoints.clone()))
-            .layer(InFlightLayer::new(metrics.clone()))
+            .layer(EndpointsLayer::new(endpoints.clone(), metrics.clone()))
+            .layer(InFlightLayer)
             .layer(TimeoutLayer)
             .layer(BalanceLayer::new(balancer.clone()))
-            .service(Forward::new(client, "http"));
+            .service(Forward::new(backends.clone(), "http"));
         Gateway {
             endpoints,
             metrics,
             balancer,
-            service: BoxCloneSyncService::new(service),
+            backends,
+            stack: service,
             options,
         }
     }
@@ -135,7 +155,7 @@ impl Gateway {
     /// The request stack, for embedding the gateway in another server or calling it
     /// in-process. Requests need a [`ConnInfo`] extension for forwarding headers.
     pub fn service(&self) -> GatewayService {
-        self.service.clone()
+        BoxCloneSyncService::new(self.stack.clone())
     }
 
     /// The gateway's metrics (rendered by [`Gateway::render_metrics`]).
@@ -168,6 +188,8 @@ impl Gateway {
             self.balancer.clone(),
         ));
         let _follower = AbortOnDrop(follower);
+        let reaper = tokio::spawn(reap_backends(self.backends.clone()));
+        let _reaper = AbortOnDrop(reaper);
         let builder = auto::Builder::new(TokioExecutor::new());
         let graceful = GracefulShutdown::new();
         tokio::pin!(shutdown);
@@ -187,11 +209,14 @@ impl Gateway {
             let _ = stream.set_nodelay(true);
             let local = stream.local_addr().unwrap_or(remote);
             let info = ConnInfo { remote, local };
-            let stack = self.service.clone();
+            // One stack per connection, called in place: every layer is always ready
+            // and `call` never re-enters (hyper calls the service synchronously, one
+            // call at a time), so the RefCell borrow cannot fail.
+            let stack = RefCell::new(self.stack.clone());
             let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let mut req = req.map(Body::new);
                 req.extensions_mut().insert(info);
-                stack.clone().oneshot(req)
+                stack.borrow_mut().call(req)
             });
             let conn = builder
                 .serve_connection_with_upgrades(TokioIo::new(stream), svc)
@@ -278,6 +303,16 @@ async fn follow_endpoints(mut endpoints: watch::Receiver<Arc<Endpoints>>, balanc
         if endpoints.changed().await.is_err() {
             return;
         }
+    }
+}
+
+/// Closes idle backend connections that instances closed or that idled too long.
+async fn reap_backends(backends: Arc<BackendPool>) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        backends.reap();
     }
 }
 

@@ -5,7 +5,8 @@
 //! prometheus-client writes OpenMetrics text, where a counter's sample carries the
 //! `_total` suffix: the series is `revision_request_count_total`.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -15,7 +16,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::config::Endpoints;
+use crate::config::{Endpoints, RevisionEndpoints, RevisionKey};
 
 /// Knative's request-latency buckets (milliseconds), as in its `defaultLatencyDistribution`.
 pub const LATENCY_BUCKETS_MS: [f64; 25] = [
@@ -65,6 +66,17 @@ pub struct Metrics {
     request_latencies: HistogramFamily,
     in_flight: Family<RevisionLabels, Gauge>,
     ready_instances: Family<RevisionLabels, Gauge>,
+    /// Per-revision metric handles, so a request touches no label set (no string
+    /// clones, no hashing of labels) on its way: see [`Metrics::revision`].
+    revisions: RwLock<HashMap<RevisionKey, CachedRevision>>,
+}
+
+struct CachedRevision {
+    /// The endpoints the handles were made for (compared by pointer per request; a
+    /// cached entry whose endpoints nobody else holds any more belongs to a revision
+    /// that left and is pruned).
+    endpoints: Arc<RevisionEndpoints>,
+    metrics: Arc<RevisionMetrics>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -112,7 +124,57 @@ impl Metrics {
             request_latencies,
             in_flight,
             ready_instances,
+            revisions: RwLock::new(HashMap::new()),
         }
+    }
+
+    /// The metric handles of a revision with these labels (made afresh: for the rare
+    /// requests without endpoints; routed requests use [`Metrics::revision`]).
+    pub fn revision_with_labels(&self, labels: RevisionLabels) -> Arc<RevisionMetrics> {
+        Arc::new(RevisionMetrics {
+            in_flight: self.in_flight.get_or_create_owned(&labels),
+            labels,
+            codes: RwLock::new(Vec::new()),
+            request_count: self.request_count.clone(),
+            request_latencies: self.request_latencies.clone(),
+        })
+    }
+
+    /// The metric handles of revision `key` with endpoints `ep`, cached per revision
+    /// (the labels come from `ep`, so a cache entry is remade only when `ep` changes).
+    pub fn revision(&self, key: &RevisionKey, ep: &Arc<RevisionEndpoints>) -> Arc<RevisionMetrics> {
+        if let Some(c) = self.revisions.read().unwrap().get(key) {
+            if Arc::ptr_eq(&c.endpoints, ep) {
+                return c.metrics.clone();
+            }
+        }
+        let mut cache = self.revisions.write().unwrap();
+        if let Some(c) = cache.get_mut(key) {
+            if Arc::ptr_eq(&c.endpoints, ep) {
+                return c.metrics.clone();
+            }
+            let l = &c.metrics.labels;
+            if l.service_name == ep.service && l.configuration_name == ep.configuration {
+                c.endpoints = ep.clone();
+                return c.metrics.clone();
+            }
+        }
+        let metrics = self.revision_with_labels(RevisionLabels {
+            namespace_name: key.namespace.clone(),
+            service_name: ep.service.clone(),
+            configuration_name: ep.configuration.clone(),
+            revision_name: key.name.clone(),
+        });
+        // Forget revisions whose endpoints were unpublished (only this cache holds them).
+        cache.retain(|_, c| Arc::strong_count(&c.endpoints) > 1);
+        cache.insert(
+            key.clone(),
+            CachedRevision {
+                endpoints: ep.clone(),
+                metrics: metrics.clone(),
+            },
+        );
+        metrics
     }
 
     /// Counts one finished request and its latency.
@@ -129,12 +191,10 @@ impl Metrics {
     }
 
     /// Marks one request in flight for `revision` until the guard is dropped.
-    pub fn in_flight(self: &Arc<Self>, revision: Arc<RevisionLabels>) -> InFlightGuard {
-        self.in_flight.get_or_create(&revision).inc();
-        InFlightGuard {
-            metrics: self.clone(),
-            revision,
-        }
+    pub fn in_flight(&self, revision: &RevisionLabels) -> InFlightGuard {
+        let gauge = self.in_flight.get_or_create_owned(revision);
+        gauge.inc();
+        InFlightGuard { gauge }
     }
 
     /// Requests currently in flight for `revision` (as the gauge shows).
@@ -169,13 +229,60 @@ impl Metrics {
 
 /// Decrements the in-flight gauge of a revision when dropped.
 pub struct InFlightGuard {
-    metrics: Arc<Metrics>,
-    revision: Arc<RevisionLabels>,
+    gauge: Gauge,
 }
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
-        self.metrics.in_flight.get_or_create(&self.revision).dec();
+        self.gauge.dec();
+    }
+}
+
+/// One revision's metric handles (sharing the registry's series): what a request
+/// updates, without building or hashing label sets.
+pub struct RevisionMetrics {
+    /// The revision's labels (also in request logs).
+    pub labels: RevisionLabels,
+    in_flight: Gauge,
+    /// Count and latency series per response code seen so far (a handful).
+    codes: RwLock<Vec<(u16, Counter, Histogram)>>,
+    request_count: Family<RequestLabels, Counter>,
+    request_latencies: HistogramFamily,
+}
+
+impl RevisionMetrics {
+    /// Counts one finished request and its latency.
+    pub fn record(&self, code: u16, latency: Duration) {
+        let ms = latency.as_secs_f64() * 1000.0;
+        {
+            let codes = self.codes.read().unwrap();
+            if let Some((_, count, hist)) = codes.iter().find(|(c, _, _)| *c == code) {
+                count.inc();
+                hist.observe(ms);
+                return;
+            }
+        }
+        let labels = RequestLabels {
+            revision: self.labels.clone(),
+            response_code: code,
+            response_code_class: code_class(code),
+        };
+        let count = self.request_count.get_or_create_owned(&labels);
+        let hist = self.request_latencies.get_or_create_owned(&labels);
+        count.inc();
+        hist.observe(ms);
+        let mut codes = self.codes.write().unwrap();
+        if !codes.iter().any(|(c, _, _)| *c == code) {
+            codes.push((code, count, hist));
+        }
+    }
+
+    /// Marks one request in flight until the guard is dropped.
+    pub fn in_flight(&self) -> InFlightGuard {
+        self.in_flight.inc();
+        InFlightGuard {
+            gauge: self.in_flight.clone(),
+        }
     }
 }
 

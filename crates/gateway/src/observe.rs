@@ -18,8 +18,9 @@ use tower::{Layer, Service};
 
 use crate::balance::Instance;
 use crate::body::{attach, Body, Counted};
+
 use crate::forward::ConnInfo;
-use crate::metrics::{Metrics, RevisionLabels};
+use crate::metrics::RevisionMetrics;
 use crate::route::Routed;
 
 /// Where request-log lines go.
@@ -92,9 +93,9 @@ impl RequestLog {
         self.tx.is_some()
     }
 
-    fn write(&self, mut line: String) {
+    /// Queues one line (ending in a newline) for the writer.
+    fn write(&self, line: String) {
         if let Some(tx) = &self.tx {
-            line.push('\n');
             let _ = tx.try_send(line);
         }
     }
@@ -141,7 +142,6 @@ pub fn protocol_name(v: Version) -> &'static str {
 
 /// Everything known about a request when its response body ends.
 struct Completion {
-    metrics: Arc<Metrics>,
     log: RequestLog,
     start: Instant,
     method: http::Method,
@@ -151,18 +151,21 @@ struct Completion {
     referer: String,
     remote: Option<SocketAddr>,
     status: u16,
-    request_bytes: Arc<AtomicU64>,
-    response_bytes: Arc<AtomicU64>,
-    labels: Option<Arc<RevisionLabels>>,
-    routed: Option<Routed>,
+    /// Counted by the request body (only when the request log is on: nothing else
+    /// needs it).
+    request_bytes: Option<Arc<AtomicU64>>,
+    /// Counted by the response body that owns this completion.
+    response_bytes: u64,
+    revision: Option<Arc<RevisionMetrics>>,
+    routed: Option<Arc<Routed>>,
     instance: Option<SocketAddr>,
 }
 
 impl Drop for Completion {
     fn drop(&mut self) {
         let latency = self.start.elapsed();
-        if let Some(labels) = &self.labels {
-            self.metrics.record_request(labels, self.status, latency);
+        if let Some(revision) = &self.revision {
+            revision.record(self.status, latency);
         }
         if self.log.enabled() {
             self.log.write(self.log_line(latency));
@@ -172,14 +175,18 @@ impl Drop for Completion {
 
 impl Completion {
     fn log_line(&self, latency: Duration) -> String {
-        let labels = self.labels.as_deref();
+        let labels = self.revision.as_deref().map(|r| &r.labels);
         let line = LogLine {
             http_request: HttpRequestLog {
                 request_method: self.method.as_str(),
                 request_url: &self.url,
-                request_size: self.request_bytes.load(Ordering::Relaxed).to_string(),
+                request_size: self
+                    .request_bytes
+                    .as_ref()
+                    .map_or(0, |n| n.load(Ordering::Relaxed))
+                    .to_string(),
                 status: self.status,
-                response_size: self.response_bytes.load(Ordering::Relaxed).to_string(),
+                response_size: self.response_bytes.to_string(),
                 user_agent: &self.user_agent,
                 remote_ip: self.remote.map_or_else(String::new, |a| a.to_string()),
                 server_ip: self
@@ -195,21 +202,61 @@ impl Completion {
             service: labels.map_or("", |l| l.service_name.as_str()),
             configuration: labels.map_or("", |l| l.configuration_name.as_str()),
         };
-        serde_json::to_string(&line).expect("a log line always serialises")
+        let mut out = Vec::with_capacity(512);
+        serde_json::to_writer(&mut out, &line).expect("a log line always serialises");
+        out.push(b'\n');
+        String::from_utf8(out).expect("serde_json writes UTF-8")
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response body as the client gets it: counts its bytes and owns the
+    /// [`Completion`], so the request is recorded when the body ends (or is dropped).
+    struct Observed {
+        #[pin]
+        inner: Body,
+        completion: Completion,
+    }
+}
+
+impl http_body::Body for Observed {
+    type Data = bytes::Bytes;
+    type Error = crate::body::BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled {
+            if let Some(data) = frame.data_ref() {
+                this.completion.response_bytes += data.len() as u64;
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
 /// Layer for [`ObserveService`].
 #[derive(Clone)]
 pub struct ObserveLayer {
-    metrics: Arc<Metrics>,
     log: RequestLog,
 }
 
 impl ObserveLayer {
-    /// Records into `metrics` and writes lines to `log`.
-    pub fn new(metrics: Arc<Metrics>, log: RequestLog) -> Self {
-        ObserveLayer { metrics, log }
+    /// Records into the revision's metrics (the `Arc<RevisionMetrics>` the inner
+    /// layers put in the response extensions) and writes lines to `log`.
+    pub fn new(log: RequestLog) -> Self {
+        ObserveLayer { log }
     }
 }
 
@@ -219,7 +266,6 @@ impl<S> Layer<S> for ObserveLayer {
     fn layer(&self, inner: S) -> Self::Service {
         ObserveService {
             inner,
-            metrics: self.metrics.clone(),
             log: self.log.clone(),
         }
     }
@@ -230,7 +276,6 @@ impl<S> Layer<S> for ObserveLayer {
 #[derive(Clone)]
 pub struct ObserveService<S> {
     inner: S,
-    metrics: Arc<Metrics>,
     log: RequestLog,
 }
 
@@ -276,20 +321,23 @@ where
         let method = req.method().clone();
         let version = req.version();
         let remote = req.extensions().get::<ConnInfo>().map(|c| c.remote);
-        let request_bytes = Arc::new(AtomicU64::new(0));
-        let req = {
-            let count = request_bytes.clone();
-            req.map(|b| Body::new(Counted::new(b, count)))
+        let (req, request_bytes) = if logging {
+            let count = Arc::new(AtomicU64::new(0));
+            let counted = count.clone();
+            (
+                req.map(|b| Body::new(Counted::new(b, counted))),
+                Some(count),
+            )
+        } else {
+            (req, None)
         };
-        let metrics = self.metrics.clone();
         let log = self.log.clone();
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        // The inner layers do their work synchronously in `call`; only the response
+        // is awaited (no clone of the inner stack per request).
+        let fut = self.inner.call(req);
         Box::pin(async move {
-            let resp = inner.call(req).await?;
-            let response_bytes = Arc::new(AtomicU64::new(0));
+            let resp = fut.await?;
             let completion = Completion {
-                metrics,
                 log,
                 start,
                 method,
@@ -300,47 +348,34 @@ where
                 remote,
                 status: resp.status().as_u16(),
                 request_bytes,
-                response_bytes: response_bytes.clone(),
-                labels: resp.extensions().get::<Arc<RevisionLabels>>().cloned(),
-                routed: resp.extensions().get::<Routed>().cloned(),
+                response_bytes: 0,
+                revision: resp.extensions().get::<Arc<RevisionMetrics>>().cloned(),
+                routed: resp.extensions().get::<Arc<Routed>>().cloned(),
                 instance: resp.extensions().get::<Instance>().map(|i| i.0),
             };
-            let resp = resp.map(|b| Body::new(Counted::new(b, response_bytes)));
-            Ok(attach(resp, completion))
+            Ok(resp.map(|inner| Body::new(Observed { inner, completion })))
         })
     }
 }
 
 /// Layer for [`InFlightService`].
-#[derive(Clone)]
-pub struct InFlightLayer {
-    metrics: Arc<Metrics>,
-}
-
-impl InFlightLayer {
-    /// Tracks in-flight requests in `metrics`.
-    pub fn new(metrics: Arc<Metrics>) -> Self {
-        InFlightLayer { metrics }
-    }
-}
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InFlightLayer;
 
 impl<S> Layer<S> for InFlightLayer {
     type Service = InFlightService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        InFlightService {
-            inner,
-            metrics: self.metrics.clone(),
-        }
+        InFlightService { inner }
     }
 }
 
-/// Keeps a revision's in-flight gauge up for as long as a request lasts (queueing,
+/// Keeps a revision's in-flight gauge (from the `Arc<RevisionMetrics>` in the
+/// request extensions) up for as long as a request lasts (queueing,
 /// waiting for headers, streaming the body).
 #[derive(Clone)]
 pub struct InFlightService<S> {
     inner: S,
-    metrics: Arc<Metrics>,
 }
 
 impl<S> Service<Request<Body>> for InFlightService<S>
@@ -362,13 +397,11 @@ where
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let guard = req
             .extensions()
-            .get::<Arc<RevisionLabels>>()
-            .cloned()
-            .map(|labels| self.metrics.in_flight(labels));
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+            .get::<Arc<RevisionMetrics>>()
+            .map(|revision| revision.in_flight());
+        let fut = self.inner.call(req);
         Box::pin(async move {
-            let resp = inner.call(req).await?;
+            let resp = fut.await?;
             Ok(match guard {
                 Some(guard) => attach(resp, guard),
                 None => resp,

@@ -17,16 +17,23 @@ use tower::{Layer, Service};
 use crate::body::{text_response, Body};
 use crate::config::{GatewayConfig, HostRoute, RevisionKey, Split};
 
-/// The routing decision, put in the request's (and the response's) extensions for the
-/// layers after routing and for metrics and logs.
+/// The routing decision, put in the request's (and the response's) extensions as an
+/// `Arc<Routed>` for the layers after routing and for metrics and logs.
 #[derive(Clone, Debug)]
 pub struct Routed {
     /// The normalised host the request was routed by.
     pub host: String,
     /// The matched route.
     pub route: Arc<HostRoute>,
+    /// Index of the chosen split in `route.splits`.
+    pub split: usize,
+}
+
+impl Routed {
     /// The revision chosen for this request.
-    pub revision: RevisionKey,
+    pub fn revision(&self) -> &RevisionKey {
+        &self.route.splits[self.split].revision
+    }
 }
 
 /// The host a request is for: the URI authority (HTTP/2 `:authority`, or an HTTP/1
@@ -103,11 +110,25 @@ impl Dice {
 
 /// Chooses a revision for a route, by weight.
 pub fn choose_revision<'a>(route: &'a HostRoute, dice: &Dice) -> Option<&'a RevisionKey> {
+    choose_split(route, dice).map(|i| &route.splits[i].revision)
+}
+
+/// Chooses a split of a route by weight: its index in `route.splits`.
+pub fn choose_split(route: &HostRoute, dice: &Dice) -> Option<usize> {
+    if let [only] = route.splits.as_slice() {
+        // One target (the common case): no roll needed.
+        return (only.percent > 0).then_some(0);
+    }
     let total: u32 = route.splits.iter().map(|s| s.percent).sum();
     if total == 0 {
         return None;
     }
-    pick_split(&route.splits, dice.roll(total)).map(|s| &s.revision)
+    let roll = dice.roll(total);
+    let mut acc = 0u32;
+    route.splits.iter().position(|split| {
+        acc += split.percent;
+        roll < acc
+    })
 }
 
 /// Layer for [`RouteService`].
@@ -162,45 +183,35 @@ where
 
     fn call(&mut self, mut req: Request<Body>) -> Self::Future {
         let Some(host) = request_host(&req) else {
-            return Box::pin(async {
-                Ok(text_response(
-                    StatusCode::BAD_REQUEST,
-                    "skiff gateway: the request names no host (no Host header or :authority)\n"
-                        .into(),
-                ))
-            });
+            return Box::pin(std::future::ready(Ok(text_response(
+                StatusCode::BAD_REQUEST,
+                "skiff gateway: the request names no host (no Host header or :authority)\n"
+                    .into(),
+            ))));
         };
         let route = self.routes.borrow().hosts.get(&host).cloned();
         let Some(route) = route else {
-            return Box::pin(async move {
-                Ok(text_response(
-                    StatusCode::NOT_FOUND,
-                    format!("skiff gateway: no route for host \"{host}\"\n"),
-                ))
-            });
+            return Box::pin(std::future::ready(Ok(text_response(
+                StatusCode::NOT_FOUND,
+                format!("skiff gateway: no route for host \"{host}\"\n"),
+            ))));
         };
-        let Some(revision) = choose_revision(&route, &self.dice).cloned() else {
-            return Box::pin(async move {
-                Ok(text_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!(
-                        "skiff gateway: route {}/{} for host \"{host}\" has no traffic targets\n",
-                        route.namespace, route.route
-                    ),
-                ))
-            });
+        let Some(split) = choose_split(&route, &self.dice) else {
+            return Box::pin(std::future::ready(Ok(text_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "skiff gateway: route {}/{} for host \"{host}\" has no traffic targets\n",
+                    route.namespace, route.route
+                ),
+            ))));
         };
-        let routed = Routed {
-            host,
-            route,
-            revision,
-        };
+        let routed = Arc::new(Routed { host, route, split });
         req.extensions_mut().insert(routed.clone());
-        // The inner stack is always ready; call the instance that was polled.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        // The inner stack is always ready and does its routing work synchronously in
+        // `call`: no clone of the inner stack per request.
+        let fut = self.inner.call(req);
         Box::pin(async move {
-            let mut resp = inner.call(req).await?;
+            let mut resp = fut.await?;
             resp.extensions_mut().insert(routed);
             Ok(resp)
         })

@@ -19,7 +19,7 @@ use crate::route::Routed;
 pub fn timeout_response(routed: Option<&Routed>, timeout: Duration) -> Response<Body> {
     let what = routed.map_or_else(
         || "the revision".to_string(),
-        |r| format!("revision {}/{}", r.revision.namespace, r.revision.name),
+        |r| format!("revision {}/{}", r.revision().namespace, r.revision().name),
     );
     text_response(
         StatusCode::GATEWAY_TIMEOUT,
@@ -70,17 +70,15 @@ where
             .extensions()
             .get::<Arc<RevisionEndpoints>>()
             .map_or(Duration::ZERO, |ep| ep.timeout);
-        let routed = req.extensions().get::<Routed>().cloned();
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let fut = inner.call(req);
+        let routed = req.extensions().get::<Arc<Routed>>().cloned();
+        let fut = self.inner.call(req);
         if timeout.is_zero() {
             return Box::pin(fut);
         }
         Box::pin(async move {
             match tokio::time::timeout(timeout, fut).await {
                 Ok(resp) => resp,
-                Err(_) => Ok(timeout_response(routed.as_ref(), timeout)),
+                Err(_) => Ok(timeout_response(routed.as_deref(), timeout)),
             }
         })
     }
