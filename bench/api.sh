@@ -5,7 +5,8 @@
 # How to run (from anywhere; root is needed only if etcd must be installed):
 #     bash bench/api.sh
 # Knobs (environment): TOTAL=10000 CLIENTS=20 WATCHERS=100 EVENTS=200 STARTS=5 ROUNDS=3 PAYLOAD=256
-# Writes bench/RESULTS.md (regenerated on every run) and prints the same table.
+# Writes bench/RESULTS.md (its API section regenerated on every run; the gateway
+# section written by bench/gateway.sh is kept) and prints the same table.
 #
 # This is a benchmark, not a test: it never fails the build; it reports PASS/MISS
 # against the issue's targets. Exit status is non-zero only if the run itself broke.
@@ -312,6 +313,11 @@ OBJ=${R[skiff_creates.object_bytes]}
     echo '```'
     echo "</details>"
 } >"$ROOT/bench/RESULTS.md.new"
+# Keep the other benchmarks' sections (bench/gateway.sh writes its own, between markers).
+if [ -f "$ROOT/bench/RESULTS.md" ]; then
+  awk '/^<!-- gateway-bench:start -->$/ { keep = 1 } keep { print } /^<!-- gateway-bench:end -->$/ { keep = 0 }' \
+    "$ROOT/bench/RESULTS.md" >>"$ROOT/bench/RESULTS.md.new"
+fi
 mv "$ROOT/bench/RESULTS.md.new" "$ROOT/bench/RESULTS.md"
 
 echo
