@@ -29,6 +29,8 @@ enum Command {
     Get(commands::get::GetArgs),
     /// Show an object in detail, with its conditions.
     Describe(commands::describe::DescribeArgs),
+    /// Show the logs of a Service's instances (`ksvc/NAME`) or of one Pod.
+    Logs(commands::logs::LogsArgs),
     /// Delete objects by file or by kind and name.
     Delete(commands::delete::DeleteArgs),
     /// Manage the local image store: import tarballs, pack a binary, list, pull.
@@ -48,6 +50,7 @@ fn main() {
             Command::Get(args) => commands::get::run(cli.kubeconfig, args).await,
             Command::Describe(args) => commands::describe::run(cli.kubeconfig, args).await,
             Command::Delete(args) => commands::delete::run(cli.kubeconfig, args).await,
+            Command::Logs(args) => commands::logs::run(cli.kubeconfig, args).await,
             Command::Image(args) => commands::image::run(args).await,
         }
     });

@@ -223,12 +223,9 @@ async fn forward(
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_string();
-    parts.uri = match Uri::builder()
-        .scheme("http")
-        .authority(addr.to_string())
-        .path_and_query(path)
-        .build()
-    {
+    // Origin-form (`/path?query`): the connection already goes to `addr`, and an
+    // absolute URI in the request line would reach the app as its path.
+    parts.uri = match Uri::builder().path_and_query(path).build() {
         Ok(uri) => uri,
         Err(err) => {
             return text_response(

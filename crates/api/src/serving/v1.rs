@@ -467,24 +467,38 @@ pub struct Condition {
 /// Knative defaults container names, so unlike core/v1 `name` is not required.
 fn containers_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
     let mut schema = generator.subschema_for::<Vec<Container>>();
-    relax_container_name(&mut schema);
+    relax_container_requirements(&mut schema);
     drop_default(&mut schema);
     schema
 }
 
 fn containers_schema_opt(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
     let mut schema = generator.subschema_for::<Option<Vec<Container>>>();
-    relax_container_name(&mut schema);
+    relax_container_requirements(&mut schema);
     schema
 }
 
-fn relax_container_name(schema: &mut schemars::Schema) {
-    if let Some(required) = schema
-        .get_mut("items")
-        .and_then(|items| items.get_mut("required"))
-        .and_then(|r| r.as_array_mut())
-    {
+/// Also relaxes the probes: Knative's schema leaves a probe handler's `port` out (it
+/// defaults to the container port), so `readinessProbe: {httpGet: {path: /healthz}}`
+/// from Knative's docs is valid.
+fn relax_container_requirements(schema: &mut schemars::Schema) {
+    let Some(items) = schema.get_mut("items") else {
+        return;
+    };
+    if let Some(required) = items.get_mut("required").and_then(|r| r.as_array_mut()) {
         required.retain(|v| v != "name");
+    }
+    for probe in ["readinessProbe", "livenessProbe", "startupProbe"] {
+        for handler in ["httpGet", "tcpSocket", "grpc"] {
+            if let Some(required) = items
+                .pointer_mut(&format!(
+                    "/properties/{probe}/properties/{handler}/required"
+                ))
+                .and_then(|r| r.as_array_mut())
+            {
+                required.retain(|v| v != "port");
+            }
+        }
     }
 }
 
@@ -621,5 +635,26 @@ status:
             "metadata": {"name": "c"},
             "spec": {"template": {"spec": {"containers": [{"name": "", "image": "app"}]}}}
         }));
+    }
+
+    /// Knative's docs write probes without a port (it is the container port).
+    #[test]
+    fn probe_ports_are_optional_in_the_schema() {
+        use kube::CustomResourceExt;
+        let crd = serde_json::to_value(Service::crd()).unwrap();
+        let containers = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]
+            ["spec"]["properties"]["template"]["properties"]["spec"]["properties"]["containers"]
+            ["items"]["properties"];
+        for probe in ["readinessProbe", "livenessProbe", "startupProbe"] {
+            for handler in ["httpGet", "tcpSocket", "grpc"] {
+                let h = &containers[probe]["properties"][handler];
+                assert!(h.is_object(), "{probe}.{handler} missing");
+                let required = h["required"].as_array().cloned().unwrap_or_default();
+                assert!(
+                    !required.contains(&json!("port")),
+                    "{probe}.{handler}: {required:?}"
+                );
+            }
+        }
     }
 }

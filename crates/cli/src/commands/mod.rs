@@ -10,6 +10,7 @@ pub mod diff;
 pub mod errors;
 pub mod get;
 pub mod image;
+pub mod logs;
 pub mod manifest;
 pub mod output;
 pub mod resources;

@@ -51,7 +51,14 @@ impl TestServer {
 
     /// Starts a server with extra `skiff server` flags.
     pub fn start_with(extra: &[&str]) -> TestServer {
+        Self::start_prepared(extra, |_| {})
+    }
+
+    /// Starts a server with extra flags after `prepare` has filled its (still unused)
+    /// data dir, e.g. with images imported by `skiff image pack --import`.
+    pub fn start_prepared(extra: &[&str], prepare: impl FnOnce(&Path)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
+        prepare(dir.path());
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let loopback = |p: u16| -> SocketAddr { format!("127.0.0.1:{p}").parse().unwrap() };
         let mut s = TestServer {
@@ -160,6 +167,36 @@ impl TestServer {
         }
     }
 
+    /// Stops the server as Ctrl-C would: SIGTERM, then up to 15 s for it to exit (it
+    /// stops its instances first), then `kill -9`. Returns whether it exited by itself.
+    pub fn terminate(&mut self) -> bool {
+        let Some(mut c) = self.child.take() else {
+            return true;
+        };
+        unsafe {
+            libc::kill(c.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = c.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        false
+    }
+
+    /// Whether the server runs instances (`--runtime local`): such servers get SIGTERM
+    /// on drop so they stop their instances instead of leaking them.
+    fn runs_instances(&self) -> bool {
+        self.extra_args
+            .windows(2)
+            .any(|w| w[0] == "--runtime" && w[1] == "local")
+            || self.extra_args.iter().any(|a| a == "--runtime=local")
+    }
+
     /// Starts the server again on the same port and data dir.
     pub fn restart(&mut self) {
         self.kill9();
@@ -228,6 +265,9 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
+        if self.runs_instances() {
+            self.terminate();
+        }
         self.kill9();
     }
 }
