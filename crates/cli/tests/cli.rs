@@ -4,40 +4,13 @@
 mod common;
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{ok, stderr, stdout, TestServer};
-
-const HELLO: &str = "\
-apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: hello
-spec:
-  template:
-    spec:
-      containers:
-        - image: ghcr.io/knative/helloworld-go:latest
-          env:
-            - name: TARGET
-              value: World
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: settings
-data:
-  greeting: hi
-";
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
+use common::manifests::*;
+use common::{ok, stderr, stdout, write, TestServer};
 
 fn arg(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -46,7 +19,7 @@ fn arg(p: &Path) -> &str {
 #[test]
 fn apply_get_describe_delete_roundtrip() {
     let s = TestServer::start();
-    let file = write(s.data_dir(), "hello.yaml", HELLO);
+    let file = write(s.data_dir(), "hello.yaml", HELLO_AND_SETTINGS);
 
     let out = ok(&s.skiff(&["apply", "-f", arg(&file)]));
     assert_eq!(
@@ -60,7 +33,11 @@ fn apply_get_describe_delete_roundtrip() {
         "service.serving.knative.dev/hello unchanged\nconfigmap/settings unchanged\n"
     );
 
-    std::fs::write(&file, HELLO.replace("value: World", "value: Skiff")).unwrap();
+    std::fs::write(
+        &file,
+        HELLO_AND_SETTINGS.replace("value: World", "value: Skiff"),
+    )
+    .unwrap();
     let out = ok(&s.skiff(&["apply", "-f", arg(&file)]));
     assert_eq!(
         out,
@@ -73,7 +50,7 @@ fn apply_get_describe_delete_roundtrip() {
     // stdin works too, and kubectl agrees with what skiff stored.
     let out = ok(&s.skiff_stdin(
         &["apply", "-f", "-"],
-        Some(&HELLO.replace("value: World", "value: Skiff")),
+        Some(&HELLO_AND_SETTINGS.replace("value: World", "value: Skiff")),
     ));
     assert!(
         out.contains("service.serving.knative.dev/hello unchanged"),
@@ -199,7 +176,7 @@ fn get_watch_prints_new_rows() {
     // and the watch resumes from the list's resourceVersion, so nothing is missed.
     ok(&s.skiff_stdin(
         &["apply", "-f", "-"],
-        Some(&HELLO.replace("name: hello", "name: first")),
+        Some(&HELLO_AND_SETTINGS.replace("name: hello", "name: first")),
     ));
     let mut child = Command::new(common::skiff_bin())
         .env("KUBECONFIG", s.kubeconfig())
@@ -233,7 +210,7 @@ fn get_watch_prints_new_rows() {
         has_row("first")
     });
     assert!(has_row("hello").is_none());
-    ok(&s.skiff_stdin(&["apply", "-f", "-"], Some(HELLO)));
+    ok(&s.skiff_stdin(&["apply", "-f", "-"], Some(HELLO_AND_SETTINGS)));
     let seen = common::eventually("a watch row for hello", Duration::from_secs(15), || {
         has_row("hello")
     });

@@ -5,88 +5,13 @@
 mod common;
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{ok, stderr, stdout, TestServer};
-
-const APP: &str = "\
-apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: hello
-spec:
-  template:
-    spec:
-      containers:
-        - image: ghcr.io/knative/helloworld-go:latest
-          env:
-            - name: TARGET
-              value: World
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: settings
-  labels:
-    a: b
-data:
-  greeting: hi
-";
-
-const CRD: &str = "\
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: countdowns.stable.example.com
-spec:
-  group: stable.example.com
-  scope: Namespaced
-  names:
-    kind: Countdown
-    plural: countdowns
-    singular: countdown
-    shortNames: [cd]
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      additionalPrinterColumns:
-        - name: Seconds
-          type: integer
-          jsonPath: .spec.seconds
-        - name: Age
-          type: date
-          jsonPath: .metadata.creationTimestamp
-      schema:
-        openAPIV3Schema:
-          type: object
-          properties:
-            spec:
-              type: object
-              required: [seconds]
-              properties:
-                seconds:
-                  type: integer
-                  minimum: 1
-";
-
-const COUNTDOWN: &str = "\
-apiVersion: stable.example.com/v1
-kind: Countdown
-metadata:
-  name: launch
-spec:
-  seconds: 42
-";
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
+use common::manifests::*;
+use common::{ok, stderr, stdout, write, TestServer};
 
 fn arg(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -105,7 +30,7 @@ fn header_cols(table: &str) -> Vec<String> {
 #[test]
 fn apply_get_watch_delete_with_real_kubectl() {
     let s = TestServer::start();
-    let app = write(s.data_dir(), "app.yaml", APP);
+    let app = write(s.data_dir(), "app.yaml", HELLO_AND_SETTINGS);
 
     // Multi-document apply creates both objects.
     let out = ok(&s.kubectl(&["apply", "-f", arg(&app)]));
@@ -115,8 +40,8 @@ fn apply_get_watch_delete_with_real_kubectl() {
     );
     assert!(out.contains("configmap/settings created"), "{out}");
 
-    // A CRD, then (in a later command, as kubectl maps every document first) its object.
-    let crd = write(s.data_dir(), "crd.yaml", CRD);
+    // A COUNTDOWN_CRD, then (in a later command, as kubectl maps every document first) its object.
+    let crd = write(s.data_dir(), "crd.yaml", COUNTDOWN_CRD);
     let out = ok(&s.kubectl(&["apply", "-f", arg(&crd)]));
     assert!(
         out.contains(
@@ -134,7 +59,7 @@ fn apply_get_watch_delete_with_real_kubectl() {
         "{out}"
     );
 
-    // The CRD's schema is enforced.
+    // The COUNTDOWN_CRD's schema is enforced.
     let bad = s.kubectl_stdin(
         &["apply", "-f", "-"],
         Some(&COUNTDOWN.replace("launch", "bad").replace("42", "0")),
@@ -236,7 +161,11 @@ fn apply_get_watch_delete_with_real_kubectl() {
             .then_some(())
     });
 
-    std::fs::write(&app, APP.replace("value: World", "value: Skiff")).unwrap();
+    std::fs::write(
+        &app,
+        HELLO_AND_SETTINGS.replace("value: World", "value: Skiff"),
+    )
+    .unwrap();
     let out = ok(&s.kubectl(&["apply", "-f", arg(&app)]));
     assert!(
         out.contains("service.serving.knative.dev/hello configured"),

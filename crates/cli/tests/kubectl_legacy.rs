@@ -2,7 +2,7 @@
 //! against a real `skiff server`, validation on. kubectl 1.20 validates on the client
 //! from `/openapi/v2` served as gnostic protobuf, so this proves that document parses
 //! and carries the kinds: apply (created / unchanged / configured), an unknown field
-//! refused client-side, tables, `-o yaml`, watch, explain, CRD + custom object,
+//! refused client-side, tables, `-o yaml`, watch, explain, COUNTDOWN_CRD + custom object,
 //! imperative create, delete.
 //!
 //! The binary comes from `$SKIFF_KUBECTL_120`, else
@@ -17,72 +17,8 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{ok, stderr, stdout, TestServer};
-
-const APP: &str = "\
-apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: hello
-spec:
-  template:
-    spec:
-      containers:
-        - image: ghcr.io/knative/helloworld-go:latest
-          env:
-            - name: TARGET
-              value: World
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: settings
-data:
-  greeting: hi
-";
-
-const CRD: &str = "\
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: countdowns.stable.example.com
-spec:
-  group: stable.example.com
-  scope: Namespaced
-  names:
-    kind: Countdown
-    plural: countdowns
-    singular: countdown
-    shortNames: [cd]
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      additionalPrinterColumns:
-        - name: Seconds
-          type: integer
-          jsonPath: .spec.seconds
-      schema:
-        openAPIV3Schema:
-          type: object
-          properties:
-            spec:
-              type: object
-              required: [seconds]
-              properties:
-                seconds:
-                  type: integer
-                  minimum: 1
-";
-
-const COUNTDOWN: &str = "\
-apiVersion: stable.example.com/v1
-kind: Countdown
-metadata:
-  name: launch
-spec:
-  seconds: 42
-";
+use common::manifests::*;
+use common::{ok, stderr, stdout, write, TestServer};
 
 /// The kubectl 1.20 binary, if this machine has one.
 fn kubectl_120() -> Option<PathBuf> {
@@ -94,12 +30,6 @@ fn kubectl_120() -> Option<PathBuf> {
             .map(|h| PathBuf::from(h).join(".cache/skiff-tools/kubectl-1.20/kubectl")),
     ];
     candidates.into_iter().flatten().find(|p| p.is_file())
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
 }
 
 fn arg(p: &Path) -> &str {
@@ -124,7 +54,7 @@ fn kubectl_1_20_with_validation() {
 
     let s = TestServer::start();
     let kubectl = |args: &[&str]| s.kubectl_bin(&k, args);
-    let app = write(s.data_dir(), "app.yaml", APP);
+    let app = write(s.data_dir(), "app.yaml", HELLO_AND_SETTINGS);
 
     // Apply with client-side validation (the default): both created.
     let out = ok(&kubectl(&["apply", "-f", arg(&app)]));
@@ -149,7 +79,8 @@ fn kubectl_1_20_with_validation() {
     let bad = write(
         s.data_dir(),
         "badk.yaml",
-        &APP.split("---")
+        &HELLO_AND_SETTINGS
+            .split("---")
             .next()
             .unwrap()
             .replace("      containers:", "      foo: 1\n      containers:"),
@@ -250,7 +181,8 @@ fn kubectl_1_20_with_validation() {
     let edited = write(
         s.data_dir(),
         "app2.yaml",
-        &APP.replace("value: World", "value: Skiff")
+        &HELLO_AND_SETTINGS
+            .replace("value: World", "value: Skiff")
             .replace("greeting: hi", "greeting: hello"),
     );
     let out = ok(&kubectl(&["apply", "-f", arg(&edited)]));
@@ -284,9 +216,9 @@ fn kubectl_1_20_with_validation() {
     assert!(out.contains("template"), "{out}");
     assert!(out.contains("traffic"), "{out}");
 
-    // A CRD, then its objects, with the CRD's printer columns; explain sees the new kind
+    // A COUNTDOWN_CRD, then its objects, with the COUNTDOWN_CRD's printer columns; explain sees the new kind
     // once the document is fetched again.
-    let crd = write(s.data_dir(), "crd.yaml", CRD);
+    let crd = write(s.data_dir(), "crd.yaml", COUNTDOWN_CRD);
     let out = ok(&kubectl(&["apply", "-f", arg(&crd)]));
     assert!(out.contains("created"), "{out}");
     let cd = write(s.data_dir(), "cd.yaml", COUNTDOWN);
@@ -308,7 +240,7 @@ fn kubectl_1_20_with_validation() {
         out.contains("seconds") && out.contains("-required-"),
         "{out}"
     );
-    // A wrong type is refused by kubectl 1.20 itself, from the CRD's published schema.
+    // A wrong type is refused by kubectl 1.20 itself, from the COUNTDOWN_CRD's published schema.
     let bad = write(
         s.data_dir(),
         "badcd.yaml",

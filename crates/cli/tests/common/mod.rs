@@ -330,3 +330,86 @@ pub fn eventually<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Optio
         std::thread::sleep(Duration::from_millis(25));
     }
 }
+
+/// Test manifests shared by the kubectl, legacy-kubectl and CLI tests.
+pub mod manifests {
+    /// The Knative helloworld Service plus a labelled ConfigMap, in one multi-document file.
+    pub const HELLO_AND_SETTINGS: &str = "\
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  template:
+    spec:
+      containers:
+        - image: ghcr.io/knative/helloworld-go:latest
+          env:
+            - name: TARGET
+              value: World
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  labels:
+    a: b
+data:
+  greeting: hi
+";
+
+    /// The `Countdown` CRD of the Kubernetes course example, with printer columns.
+    pub const COUNTDOWN_CRD: &str = "\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: countdowns.stable.example.com
+spec:
+  group: stable.example.com
+  scope: Namespaced
+  names:
+    kind: Countdown
+    plural: countdowns
+    singular: countdown
+    shortNames: [cd]
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      additionalPrinterColumns:
+        - name: Seconds
+          type: integer
+          jsonPath: .spec.seconds
+        - name: Age
+          type: date
+          jsonPath: .metadata.creationTimestamp
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              required: [seconds]
+              properties:
+                seconds:
+                  type: integer
+                  minimum: 1
+";
+
+    /// One `Countdown` object.
+    pub const COUNTDOWN: &str = "\
+apiVersion: stable.example.com/v1
+kind: Countdown
+metadata:
+  name: launch
+spec:
+  seconds: 42
+";
+}
+
+/// Writes `text` to `dir/name` and returns the path.
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
