@@ -636,18 +636,14 @@ async fn failing_readiness_probe_keeps_traffic_on_old_revision() {
         let pod = v["items"].as_array()?.first()?.clone();
         (pod["status"]["phase"] == "Running").then_some(())
     });
-    // ...yet every request for the next 2 s goes to v1.
-    let until = Instant::now() + Duration::from_secs(2);
-    let mut n = 0;
-    while Instant::now() < until {
+    // ...yet every one of the next 30 requests (spread over at least 0.6 s) goes to v1.
+    for _ in 0..30 {
         assert_eq!(
             env.get(HOST, "/").await.unwrap(),
             (200, "Hello v1!\n".into())
         );
-        n += 1;
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(n > 20);
     let rev = env.get_json(&["revision", "hello-v2"]).unwrap();
     let ready = condition(&rev, "Ready").unwrap();
     assert_ne!(ready["status"], "True", "{ready}");
@@ -684,7 +680,8 @@ async fn revision_timeout_gives_504() {
     let took = t.elapsed();
     assert_eq!(code, 504, "{body}");
     assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_millis(2500),
+        // Not before the 1 s timeout, and before the app's 3 s answer would have come.
+        took >= Duration::from_millis(900) && took < Duration::from_millis(3000),
         "504 after {took:?}"
     );
     assert_eq!(
@@ -736,7 +733,7 @@ async fn streaming_websocket_and_logs() {
     );
     assert!(total >= Duration::from_millis(800), "total {total:?}");
     assert!(
-        first < Duration::from_millis(400) && first + Duration::from_millis(500) < total,
+        first + Duration::from_millis(500) < total,
         "first chunk after {first:?}, whole body after {total:?}: the body was buffered"
     );
 
