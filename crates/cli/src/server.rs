@@ -144,17 +144,21 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let api_task = tokio::spawn(api.serve(stopped()));
     let mut tasks = Vec::new();
     if let Some((gateway, _, _)) = &serving_parts {
-        let listener = tokio::net::TcpListener::bind(args.gateway_addr)
-            .await
-            .with_context(|| format!("binding the gateway to {}", args.gateway_addr))?;
         let admin = tokio::net::TcpListener::bind(args.metrics_addr)
             .await
             .with_context(|| format!("binding the metrics server to {}", args.metrics_addr))?;
+        // One current-thread runtime per core, each with its own SO_REUSEPORT listener:
+        // a request stays on one thread from client to instance.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let per_core = gateway
+            .clone()
+            .serve_per_core(args.gateway_addr, threads, stopped())
+            .with_context(|| format!("binding the gateway to {}", args.gateway_addr))?;
+        tasks.push(tokio::spawn(per_core));
         eprintln!(
             "gateway listening on http://{} (metrics on http://{}/metrics)",
             args.gateway_addr, args.metrics_addr
         );
-        tasks.push(tokio::spawn(gateway.clone().serve(listener, stopped())));
         tasks.push(tokio::spawn(gateway.clone().serve_admin(admin, stopped())));
     }
 

@@ -4,6 +4,7 @@
 //! (and the same against the backend port directly for comparison). With `-` as the
 //! gateway address only the backend runs (so it can be its own process); with
 //! `=ADDR` as the backend address the gateway uses a backend already running there.
+//! The gateway serves thread per core ([`Gateway::serve_per_core`]), as `skiff server`.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -18,6 +19,11 @@ use skiff_gateway::{
     Split,
 };
 use tokio::net::TcpListener;
+
+// The allocator `skiff` itself uses (crates/cli/src/main.rs), so the bench measures
+// what runs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() {
@@ -83,10 +89,14 @@ async fn run_gateway(gw_addr: &str, backend_addr: std::net::SocketAddr) {
         )]),
     }));
     let gateway = Gateway::new(routes, eps, GatewayOptions::default());
-    let listener = TcpListener::bind(gw_addr).await.unwrap();
-    eprintln!("gateway on {gw_addr}, backend on {backend_addr}");
-    gateway
-        .serve(listener, std::future::pending())
-        .await
+    // As `skiff server` runs it: thread per core, SO_REUSEPORT listeners.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let serving = gateway
+        .serve_per_core(gw_addr.parse().unwrap(), threads, std::future::pending())
         .unwrap();
+    eprintln!(
+        "gateway on {} ({threads} threads), backend on {backend_addr}",
+        serving.local_addr()
+    );
+    serving.await.unwrap();
 }

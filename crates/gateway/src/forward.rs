@@ -85,55 +85,105 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// A `Forwarded` node (`for=`): IPv6 addresses are bracketed and quoted (RFC 7239 §6).
-fn forwarded_node(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => format!("\"[{v6}]\""),
-    }
+/// Appends a `Forwarded` node (`for=`) to `out`: IPv6 addresses are bracketed and
+/// quoted (RFC 7239 §6).
+fn push_forwarded_node(out: &mut String, ip: IpAddr) {
+    use std::fmt::Write;
+    let _ = match ip {
+        IpAddr::V4(v4) => write!(out, "{v4}"),
+        IpAddr::V6(v6) => write!(out, "\"[{v6}]\""),
+    };
 }
 
-/// A `Forwarded` value: a token if it is one, else a quoted string.
-fn forwarded_value(v: &str) -> String {
+/// Appends a `Forwarded` value to `out`: a token if it is one, else a quoted string.
+fn push_forwarded_value(out: &mut String, v: &str) {
     let token = !v.is_empty()
         && v.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
     if token {
-        v.to_string()
+        out.push_str(v);
     } else {
-        format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+        out.push('"');
+        for c in v.chars() {
+            if c == '\\' || c == '"' {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push('"');
     }
+}
+
+/// A header value from a string built for it, without copying it again.
+fn header_value(s: String) -> Option<HeaderValue> {
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(s)).ok()
 }
 
 /// Sets the forwarding headers a backend sees: `X-Forwarded-For` gets the client IP
 /// appended, `X-Forwarded-Proto` and `X-Forwarded-Host` are set (this gateway is the
 /// edge), and a `Forwarded` element is appended.
 pub fn set_forwarding_headers(headers: &mut HeaderMap, client: IpAddr, host: &str, proto: &str) {
-    let ip = client.to_string();
-    let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(prior) if !prior.trim().is_empty() => format!("{prior}, {ip}"),
-        _ => ip,
-    };
-    if let Ok(v) = HeaderValue::from_str(&xff) {
-        headers.insert("x-forwarded-for", v);
-    }
-    if let Ok(v) = HeaderValue::from_str(proto) {
-        headers.insert("x-forwarded-proto", v);
-    }
     if let Ok(v) = HeaderValue::from_str(host) {
-        headers.insert("x-forwarded-host", v);
+        set_forwarding_headers_with(headers, client, &v, host, proto);
     }
-    let element = format!(
-        "for={};host={};proto={}",
-        forwarded_node(client),
-        forwarded_value(host),
-        forwarded_value(proto)
-    );
-    let forwarded = match headers.get(header::FORWARDED).and_then(|v| v.to_str().ok()) {
-        Some(prior) if !prior.trim().is_empty() => format!("{prior}, {element}"),
-        _ => element,
+}
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// [`set_forwarding_headers`] with the host also as a header value (shared, not
+/// copied, into `X-Forwarded-Host`). Builds each value in one allocation.
+fn set_forwarding_headers_with(
+    headers: &mut HeaderMap,
+    client: IpAddr,
+    host_value: &HeaderValue,
+    host: &str,
+    proto: &str,
+) {
+    let prior = |headers: &HeaderMap, name: &HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| p.len())
     };
-    if let Ok(v) = HeaderValue::from_str(&forwarded) {
+    // X-Forwarded-For: prior, client
+    let mut xff = String::with_capacity(prior(headers, &X_FORWARDED_FOR).map_or(0, |n| n + 2) + 40);
+    if prior(headers, &X_FORWARDED_FOR).is_some() {
+        xff.push_str(headers[&X_FORWARDED_FOR].to_str().unwrap_or_default());
+        xff.push_str(", ");
+    }
+    {
+        use std::fmt::Write;
+        let _ = write!(xff, "{client}");
+    }
+    if let Some(v) = header_value(xff) {
+        headers.insert(X_FORWARDED_FOR.clone(), v);
+    }
+    let proto_value = match proto {
+        "http" => Some(HeaderValue::from_static("http")),
+        "https" => Some(HeaderValue::from_static("https")),
+        other => HeaderValue::from_str(other).ok(),
+    };
+    if let Some(v) = proto_value {
+        headers.insert(X_FORWARDED_PROTO.clone(), v);
+    }
+    headers.insert(X_FORWARDED_HOST.clone(), host_value.clone());
+    // Forwarded: prior, for=…;host=…;proto=…
+    let prior_len = prior(headers, &header::FORWARDED);
+    let mut fwd = String::with_capacity(prior_len.map_or(0, |n| n + 2) + host.len() + 64);
+    if prior_len.is_some() {
+        fwd.push_str(headers[header::FORWARDED].to_str().unwrap_or_default());
+        fwd.push_str(", ");
+    }
+    fwd.push_str("for=");
+    push_forwarded_node(&mut fwd, client);
+    fwd.push_str(";host=");
+    push_forwarded_value(&mut fwd, host);
+    fwd.push_str(";proto=");
+    push_forwarded_value(&mut fwd, proto);
+    if let Some(v) = header_value(fwd) {
         headers.insert(header::FORWARDED, v);
     }
 }
@@ -191,15 +241,11 @@ async fn forward(
     let routed = req.extensions().get::<Arc<Routed>>().cloned();
     let conn = req.extensions().get::<ConnInfo>().copied();
 
-    // The original host as the client sent it (with port): kept as `Host`.
-    let host = match req.uri().authority() {
-        Some(a) => a.as_str().to_string(),
-        None => req
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or_default()
-            .to_string(),
+    // The original host as the client sent it (with port): kept as `Host` (the
+    // parsed header value is shared, not copied).
+    let host_value = match req.uri().authority() {
+        Some(a) => HeaderValue::from_str(a.as_str()).ok(),
+        None => req.headers().get(header::HOST).cloned(),
     };
     let upgrade = upgrade_protocol(req.version(), req.headers());
     let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
@@ -212,28 +258,37 @@ async fn forward(
             .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         parts.headers.insert(header::UPGRADE, proto.clone());
     }
-    if let Ok(v) = HeaderValue::from_str(&host) {
-        parts.headers.insert(header::HOST, v);
-    }
-    if let Some(conn) = conn {
-        set_forwarding_headers(&mut parts.headers, conn.remote.ip(), &host, proto);
-    }
-    let path = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_string();
-    // Origin-form (`/path?query`): the connection already goes to `addr`, and an
-    // absolute URI in the request line would reach the app as its path.
-    parts.uri = match Uri::builder().path_and_query(path).build() {
-        Ok(uri) => uri,
-        Err(err) => {
-            return text_response(
-                StatusCode::BAD_REQUEST,
-                format!("skiff gateway: bad request target: {err}\n"),
-            )
+    if let Some(host_value) = &host_value {
+        parts.headers.insert(header::HOST, host_value.clone());
+        if let (Some(conn), Ok(host)) = (conn, host_value.to_str()) {
+            set_forwarding_headers_with(
+                &mut parts.headers,
+                conn.remote.ip(),
+                host_value,
+                host,
+                proto,
+            );
         }
-    };
+    } else if let Some(conn) = conn {
+        set_forwarding_headers(&mut parts.headers, conn.remote.ip(), "", proto);
+    }
+    // Origin-form request target (`/path?query`), as a proxy sends it to an origin
+    // server: hyper writes the URI as given, so an absolute-form or HTTP/2 URI is cut
+    // to its path; an origin-form one (HTTP/1.1 clients) is kept as is.
+    if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        parts.uri = match Uri::try_from(path) {
+            Ok(uri) => uri,
+            Err(err) => {
+                return text_response(
+                    StatusCode::BAD_REQUEST,
+                    format!("skiff gateway: bad request target: {err}\n"),
+                )
+            }
+        };
+    } else if parts.uri.path().is_empty() {
+        parts.uri = Uri::from_static("/");
+    }
     parts.version = Version::HTTP_11;
     parts.extensions = http::Extensions::new();
     let backend_req = Request::from_parts(parts, body);
@@ -249,7 +304,11 @@ async fn forward(
         Ok(resp) => resp,
         Err(err) => {
             let what = routed.as_ref().map_or_else(String::new, |r| {
-                format!(" of revision {}/{}", r.revision().namespace, r.revision().name)
+                format!(
+                    " of revision {}/{}",
+                    r.revision().namespace,
+                    r.revision().name
+                )
             });
             let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&err);
             let mut detail = err.to_string();

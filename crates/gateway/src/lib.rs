@@ -39,6 +39,7 @@ pub mod timeout;
 use std::cell::RefCell;
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -114,9 +115,12 @@ type Stack = observe::ObserveService<
 /// and [`Gateway::serve_admin`] the `/metrics` + `/healthz` endpoint.
 #[derive(Clone)]
 pub struct Gateway {
+    routes: watch::Receiver<Arc<GatewayConfig>>,
     endpoints: watch::Receiver<Arc<Endpoints>>,
     metrics: Arc<Metrics>,
     balancer: Arc<Balancer>,
+    log: RequestLog,
+    dice: Dice,
     backends: Arc<BackendPool>,
     stack: Stack,
     options: GatewayOptions,
@@ -134,22 +138,34 @@ impl Gateway {
         let balancer = Arc::new(Balancer::new(options.max_queued_per_revision));
         let log = RequestLog::start(&options.request_log);
         let backends = forward::backend_pool(options.backend_idle_timeout);
-        let service = ServiceBuilder::new()
-            .layer(ObserveLayer::new(log))
-            .layer(RouteLayer::new(routes, Dice::new(options.split_seed)))
-            .layer(EndpointsLayer::new(endpoints.clone(), metrics.clone()))
-            .layer(InFlightLayer)
-            .layer(TimeoutLayer)
-            .layer(BalanceLayer::new(balancer.clone()))
-            .service(Forward::new(backends.clone(), "http"));
+        let dice = Dice::new(options.split_seed);
+        let stack = build_stack(
+            &routes, &endpoints, &metrics, &balancer, &log, &dice, &backends,
+        );
         Gateway {
+            routes,
             endpoints,
             metrics,
             balancer,
+            log,
+            dice,
             backends,
-            stack: service,
+            stack,
             options,
         }
+    }
+
+    /// The request stack forwarding over `backends` (everything else shared).
+    fn stack_with(&self, backends: &Arc<BackendPool>) -> Stack {
+        build_stack(
+            &self.routes,
+            &self.endpoints,
+            &self.metrics,
+            &self.balancer,
+            &self.log,
+            &self.dice,
+            backends,
+        )
     }
 
     /// The request stack, for embedding the gateway in another server or calling it
@@ -190,52 +206,87 @@ impl Gateway {
         let _follower = AbortOnDrop(follower);
         let reaper = tokio::spawn(reap_backends(self.backends.clone()));
         let _reaper = AbortOnDrop(reaper);
-        let builder = auto::Builder::new(TokioExecutor::new());
-        let graceful = GracefulShutdown::new();
-        tokio::pin!(shutdown);
-        loop {
-            let (stream, remote) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(conn) => conn,
-                    Err(err) => {
-                        // E.g. out of file descriptors: back off instead of spinning.
-                        tracing::warn!(error = %err, "gateway accept failed");
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        continue;
-                    }
-                },
-                () = &mut shutdown => break,
-            };
-            let _ = stream.set_nodelay(true);
-            let local = stream.local_addr().unwrap_or(remote);
-            let info = ConnInfo { remote, local };
-            // One stack per connection, called in place: every layer is always ready
-            // and `call` never re-enters (hyper calls the service synchronously, one
-            // call at a time), so the RefCell borrow cannot fail.
-            let stack = RefCell::new(self.stack.clone());
-            let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let mut req = req.map(Body::new);
-                req.extensions_mut().insert(info);
-                stack.borrow_mut().call(req)
-            });
-            let conn = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), svc)
-                .into_owned();
-            let conn = graceful.watch(conn);
-            tokio::spawn(async move {
-                if let Err(err) = conn.await {
-                    tracing::debug!(error = %err, %remote, "gateway connection ended with an error");
-                }
-            });
-        }
-        drop(listener);
-        tokio::select! {
-            () = graceful.shutdown() => {}
-            () = tokio::time::sleep(self.options.drain_timeout) => {
-                tracing::warn!("gateway drain timeout: closing remaining connections");
-            }
-        }
+        accept_loop(self.stack, listener, shutdown, self.options.drain_timeout).await;
         Ok(())
+    }
+
+    /// Serves like [`Gateway::serve`], thread per core: binds `threads` listeners to
+    /// `addr` with `SO_REUSEPORT` (the kernel spreads incoming connections over them)
+    /// and starts one OS thread per listener, each with a current-thread tokio runtime
+    /// and its own pool of backend connections. A connection and every request on it
+    /// (the client side, the backend connection, the response body) then stay on one
+    /// thread with no cross-thread wake-up; routes, endpoints, metrics, the balancer's
+    /// concurrency slots and the request log stay shared by all threads.
+    ///
+    /// Binding happens now (errors are returned here) and the threads serve at once;
+    /// the returned future resolves once `shutdown` has completed and every thread has
+    /// drained its connections (at most `drain_timeout`). Dropping the future stops
+    /// the threads the same way. With port 0, all threads share the one port the
+    /// first listener got (see [`PerCore::local_addr`]).
+    pub fn serve_per_core(
+        self,
+        addr: SocketAddr,
+        threads: usize,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<PerCore> {
+        let threads = threads.max(1);
+        let first = reuse_port_listener(addr)?;
+        let local_addr = first.local_addr()?;
+        let mut listeners = vec![first];
+        for _ in 1..threads {
+            listeners.push(reuse_port_listener(local_addr)?);
+        }
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut done = Vec::with_capacity(threads);
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let backends = forward::backend_pool(self.options.backend_idle_timeout);
+            let stack = self.stack_with(&backends);
+            // One thread follows endpoints for the shared balancer.
+            let follow = (i == 0).then(|| (self.endpoints.clone(), self.balancer.clone()));
+            let drain = self.options.drain_timeout;
+            let mut stop = stop_rx.clone();
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+            done.push(done_rx);
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            std::thread::Builder::new()
+                .name(format!("skiff-gateway-{i}"))
+                .spawn(move || {
+                    runtime.block_on(async move {
+                        let _follower = follow.map(|(endpoints, balancer)| {
+                            AbortOnDrop(tokio::spawn(follow_endpoints(endpoints, balancer)))
+                        });
+                        let _reaper = AbortOnDrop(tokio::spawn(reap_backends(backends)));
+                        let listener = match TcpListener::from_std(listener) {
+                            Ok(l) => l,
+                            Err(err) => {
+                                tracing::error!(error = %err, "gateway thread cannot use its listener");
+                                return;
+                            }
+                        };
+                        // A dropped sender (the PerCore future dropped) stops too.
+                        let stopped = async move {
+                            let _ = stop.wait_for(|s| *s).await;
+                        };
+                        accept_loop(stack, listener, stopped, drain).await;
+                    });
+                    drop(runtime);
+                    let _ = done_tx.send(());
+                })?;
+        }
+        let run = async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+            for d in done {
+                let _ = d.await;
+            }
+            Ok(())
+        };
+        Ok(PerCore {
+            local_addr,
+            run: Box::pin(run),
+        })
     }
 
     /// Serves the admin endpoint on `listener` until `shutdown`: `GET /metrics`
@@ -290,6 +341,120 @@ impl Gateway {
                 StatusCode::NOT_FOUND,
                 "skiff gateway admin: try /metrics or /healthz\n".into(),
             ),
+        }
+    }
+}
+
+/// The threads of [`Gateway::serve_per_core`]: a future that resolves once they have
+/// all stopped after shutdown.
+pub struct PerCore {
+    local_addr: SocketAddr,
+    run: std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>,
+}
+
+impl PerCore {
+    /// The address the threads listen on (the actual port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+}
+
+impl Future for PerCore {
+    type Output = std::io::Result<()>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        self.run.as_mut().poll(cx)
+    }
+}
+
+/// A non-blocking listener on `addr` with `SO_REUSEPORT` (and `SO_REUSEADDR`), so
+/// several can share the port and the kernel balances connections between them.
+fn reuse_port_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_tcp_nodelay(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+fn build_stack(
+    routes: &watch::Receiver<Arc<GatewayConfig>>,
+    endpoints: &watch::Receiver<Arc<Endpoints>>,
+    metrics: &Arc<Metrics>,
+    balancer: &Arc<Balancer>,
+    log: &RequestLog,
+    dice: &Dice,
+    backends: &Arc<BackendPool>,
+) -> Stack {
+    ServiceBuilder::new()
+        .layer(ObserveLayer::new(log.clone()))
+        .layer(RouteLayer::new(routes.clone(), dice.clone()))
+        .layer(EndpointsLayer::new(endpoints.clone(), metrics.clone()))
+        .layer(InFlightLayer)
+        .layer(TimeoutLayer)
+        .layer(BalanceLayer::new(balancer.clone()))
+        .service(Forward::new(backends.clone(), "http"))
+}
+
+/// Accepts connections on `listener` and serves them with `stack` (HTTP/1.1 and h2c
+/// prior knowledge) until `shutdown` completes, then stops accepting and lets open
+/// connections finish their requests (at most `drain_timeout`).
+async fn accept_loop(
+    stack: Stack,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    drain_timeout: Duration,
+) {
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(err) => {
+                    // E.g. out of file descriptors: back off instead of spinning.
+                    tracing::warn!(error = %err, "gateway accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().unwrap_or(remote);
+        let info = ConnInfo { remote, local };
+        // One stack per connection, called in place: every layer is always ready
+        // and `call` never re-enters (hyper calls the service synchronously, one
+        // call at a time), so the RefCell borrow cannot fail.
+        let stack = RefCell::new(stack.clone());
+        let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+            let mut req = req.map(Body::new);
+            req.extensions_mut().insert(info);
+            stack.borrow_mut().call(req)
+        });
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(err) = conn.await {
+                tracing::debug!(error = %err, %remote, "gateway connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(drain_timeout) => {
+            tracing::warn!("gateway drain timeout: closing remaining connections");
         }
     }
 }

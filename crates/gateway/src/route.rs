@@ -185,8 +185,7 @@ where
         let Some(host) = request_host(&req) else {
             return Box::pin(std::future::ready(Ok(text_response(
                 StatusCode::BAD_REQUEST,
-                "skiff gateway: the request names no host (no Host header or :authority)\n"
-                    .into(),
+                "skiff gateway: the request names no host (no Host header or :authority)\n".into(),
             ))));
         };
         let route = self.routes.borrow().hosts.get(&host).cloned();

@@ -550,3 +550,104 @@ async fn shutdown_lets_in_flight_requests_finish() {
     let resp = pending.await.unwrap().unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 }
+
+/// Thread per core: several SO_REUSEPORT listeners on one port, each on its own
+/// current-thread runtime; routes, endpoints and metrics are shared by all threads,
+/// and shutdown drains in-flight requests before the threads stop.
+#[tokio::test]
+async fn serve_per_core_shares_routes_and_metrics_and_drains() {
+    let b = Backend::start("hello-00001").await;
+    let (_routes_tx, routes_rx) =
+        tokio::sync::watch::channel(table(&[(HOST, route(&[("hello-00001", 100)], None))]));
+    let (eps_tx, eps_rx) =
+        tokio::sync::watch::channel(endpoints(&[("hello-00001", revision(&[b.addr], 0, T10))]));
+    let gateway = skiff_gateway::Gateway::new(routes_rx, eps_rx, opts());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = gateway
+        .clone()
+        .serve_per_core("127.0.0.1:0".parse().unwrap(), 3, async {
+            let _ = stop_rx.await;
+        })
+        .unwrap();
+    let addr = serving.local_addr();
+    assert_ne!(addr.port(), 0);
+    let serving = tokio::spawn(serving);
+
+    // Many connections (the kernel spreads them over the threads), a few requests each.
+    let mut clients = Vec::new();
+    for _ in 0..12 {
+        clients.push(tokio::spawn(async move {
+            let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            for _ in 0..5 {
+                let req = Request::get("/")
+                    .header("host", HOST)
+                    .body(Empty::<Bytes>::new())
+                    .unwrap();
+                let resp = send.send_request(req).await.unwrap();
+                assert_eq!(resp.status(), StatusCode::OK);
+                let body = resp.into_body().collect().await.unwrap().to_bytes();
+                assert_eq!(body, "hello-00001");
+            }
+        }));
+    }
+    for c in clients {
+        c.await.unwrap();
+    }
+    // One metrics registry for all threads (a request is recorded when its response
+    // body ends, which may be just after the client has read it).
+    let counted = |text: &str| {
+        text.lines().any(|l| {
+            l.starts_with("revision_request_count_total{")
+                && l.contains("revision_name=\"hello-00001\"")
+                && l.contains("response_code=\"200\"")
+                && l.ends_with(" 60")
+        })
+    };
+    wait_until(T10, "60 requests counted", || {
+        counted(&gateway.render_metrics())
+    })
+    .await;
+
+    // Endpoint changes reach every thread: no instance → 503.
+    eps_tx.send(endpoints(&[])).unwrap();
+    let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .build_http::<Empty<Bytes>>();
+    let req = Request::get(format!("http://{addr}/"))
+        .header("host", HOST)
+        .body(Empty::new())
+        .unwrap();
+    assert_eq!(
+        client.request(req).await.unwrap().status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    eps_tx
+        .send(endpoints(&[("hello-00001", revision(&[b.addr], 0, T10))]))
+        .unwrap();
+
+    // Shutdown lets an in-flight request finish, then every thread stops.
+    let req = Request::get(format!("http://{addr}/sleep?ms=200"))
+        .header("host", HOST)
+        .body(Empty::new())
+        .unwrap();
+    let pending = tokio::spawn(client.request(req));
+    wait_until(T10, "request at the backend", || {
+        b.stats.current.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    stop_tx.send(()).unwrap();
+    let resp = pending.await.unwrap().unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    tokio::time::timeout(T10, serving)
+        .await
+        .expect("threads stop after shutdown")
+        .unwrap()
+        .unwrap();
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no listener left after shutdown"
+    );
+}

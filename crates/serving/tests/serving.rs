@@ -612,7 +612,10 @@ async fn progress_deadline_exceeded() {
         .1,
         "Deploying"
     );
-    clock.advance(Duration::from_secs(601));
+    // creationTimestamp comes from the API server's wall clock, so the test clock (set to
+    // the wall clock when the test began) is moved well past the 600 s deadline: however
+    // long the set-up took in real time, the deadline has then passed.
+    clock.advance(Duration::from_secs(900));
     let ready = eventually("slow-00001 past its deadline", || async {
         let r = revs.get("slow-00001").await.ok()?;
         let c = condition(r.status?.status.conditions.as_ref(), "Ready")?;
