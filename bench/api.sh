@@ -97,7 +97,10 @@ start_skiff() {
     local dir=$1 t0 t1 code
     SKIFF_PORT=$(free_port)
     t0=$(now_us)
-    "$SKIFF" server --data-dir "$dir" --api-addr "127.0.0.1:$SKIFF_PORT" --gateway-addr "127.0.0.1:$(free_port)" \
+    # The API figures are the API server's: no runtime, no gateway (bench/serving.sh and
+    # bench/gateway.sh measure those).
+    "$SKIFF" server --runtime none --data-dir "$dir" --api-addr "127.0.0.1:$SKIFF_PORT" \
+        --gateway-addr "127.0.0.1:$(free_port)" --metrics-addr "127.0.0.1:$(free_port)" \
         >>"$WORK/skiff.log" 2>&1 &
     SKIFF_PID=$!
     PIDS+=("$SKIFF_PID")
