@@ -152,8 +152,9 @@ NGINX_VERSION=$(nginx -v 2>&1 | sed 's/^nginx version: //')
 # ---------------------------------------------------------------- gateway
 # gateway_bench with `=ADDR`: a Gateway (routes + endpoints for one revision at the
 # backend) served thread per core (`Gateway::serve_per_core`: one current-thread tokio
-# runtime + SO_REUSEPORT listener per core) with mimalloc as the global allocator, as
-# `skiff server` runs it; request log off (the default), metrics on.
+# runtime + SO_REUSEPORT listener per core), as `skiff server`
+# runs it (system allocator: mimalloc measured ~10% faster here but raised the idle
+# server's RSS from 28 to 44 MB, over issue 3's 30 MB); request log off (the default), metrics on.
 "$WORK/gateway_bench" "127.0.0.1:$GW_PORT" "=127.0.0.1:$BACKEND_PORT" >"$WORK/gateway.log" 2>&1 &
 GW_PID=$!
 PIDS+=("$GW_PID")
@@ -279,7 +280,7 @@ SECTION=$(
     echo "- CPU busy before the run: ${BUSY_BEFORE}% (load average $LOADAVG_BEFORE); other sessions may share this machine, hence $ROUNDS rounds (nginx and gateway alternating) and medians"
     echo "- backend (the same process behind both proxies): $BACKEND_DESC"
     echo "- nginx: $NGINX_VERSION, \`worker_processes auto\` ($(nproc) workers), upstream \`keepalive 128\`, HTTP/1.1 upstream, X-Forwarded-For/-Proto/-Host and Forwarded set, access log off"
-    echo "- skiff gateway: git $GIT$DIRTY, release build of \`crates/gateway/examples/gateway_bench.rs\` (one route, one revision, one instance = the backend; containerConcurrency 0; metrics on, request log off), thread per core (\`Gateway::serve_per_core\`: $(nproc) threads, each a current-thread tokio runtime with its own SO_REUSEPORT listener and backend connection pool), mimalloc global allocator (as \`skiff server\`)"
+    echo "- skiff gateway: git $GIT$DIRTY, release build of \`crates/gateway/examples/gateway_bench.rs\` (one route, one revision, one instance = the backend; containerConcurrency 0; metrics on, request log off), thread per core (\`Gateway::serve_per_core\`: $(nproc) threads, each a current-thread tokio runtime with its own SO_REUSEPORT listener and backend connection pool), system allocator (as \`skiff server\`)"
     echo "- load: \`wrk -t$THREADS -c$CONNS -d$DURATION --latency\` on loopback, \`Host: $HOST\` for the proxies; ${WARMUP} warm-up each"
     echo "- CPU µs/request: utime+stime of the proxy's processes (nginx: master + workers) during the timed run ÷ requests served"
     echo "- ratios are gateway ÷ nginx: above 1 is better for the gateway on req/s, below 1 is better on latency and CPU"

@@ -1,9 +1,5 @@
 //! `skiff`: the server and a kubectl-like client in one binary.
 
-/// mimalloc: measurably cheaper than the system allocator on the gateway's request path.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 mod commands;
 mod server;
 

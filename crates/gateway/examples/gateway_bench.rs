@@ -20,11 +20,6 @@ use skiff_gateway::{
 };
 use tokio::net::TcpListener;
 
-// The allocator `skiff` itself uses (crates/cli/src/main.rs), so the bench measures
-// what runs.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
