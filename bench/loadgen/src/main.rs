@@ -21,7 +21,10 @@ use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
 #[derive(Parser)]
-#[command(name = "skiff-loadgen", about = "Load generator for skiff's API and etcd's v3 gateway")]
+#[command(
+    name = "skiff-loadgen",
+    about = "Load generator for skiff's API and etcd's v3 gateway"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -147,16 +150,31 @@ struct Conn {
 
 impl Conn {
     fn new(kind: Kind, t: &Target) -> Result<Conn> {
-        let mut b = reqwest::Client::builder().pool_max_idle_per_host(4).tcp_nodelay(true);
+        let mut b = reqwest::Client::builder()
+            .pool_max_idle_per_host(4)
+            .tcp_nodelay(true);
         if let Some(ca) = &t.ca {
             let pem = std::fs::read(ca).with_context(|| format!("reading CA {}", ca.display()))?;
-            b = b.add_root_certificate(reqwest::Certificate::from_pem(&pem)?).use_rustls_tls();
+            b = b
+                .add_root_certificate(reqwest::Certificate::from_pem(&pem)?)
+                .use_rustls_tls();
         }
         let token = match &t.token {
-            Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("reading token {}", p.display()))?.trim().to_string()),
+            Some(p) => Some(
+                std::fs::read_to_string(p)
+                    .with_context(|| format!("reading token {}", p.display()))?
+                    .trim()
+                    .to_string(),
+            ),
             None => None,
         };
-        Ok(Conn { kind, http: b.build()?, base: t.url.trim_end_matches('/').to_string(), token, ns: t.namespace.clone() })
+        Ok(Conn {
+            kind,
+            http: b.build()?,
+            base: t.url.trim_end_matches('/').to_string(),
+            token,
+            ns: t.namespace.clone(),
+        })
     }
 
     fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
@@ -193,12 +211,20 @@ impl Conn {
                 let st = resp.status();
                 let body = resp.bytes().await?;
                 if st.as_u16() != 201 {
-                    bail!("create {name}: HTTP {st}: {}", String::from_utf8_lossy(&body));
+                    bail!(
+                        "create {name}: HTTP {st}: {}",
+                        String::from_utf8_lossy(&body)
+                    );
                 }
             }
             Kind::Etcd => {
-                let body = json!({"key": B64.encode(self.etcd_key(name)), "value": B64.encode(obj)});
-                let resp = self.req(reqwest::Method::POST, "/v3/kv/put").json(&body).send().await?;
+                let body =
+                    json!({"key": B64.encode(self.etcd_key(name)), "value": B64.encode(obj)});
+                let resp = self
+                    .req(reqwest::Method::POST, "/v3/kv/put")
+                    .json(&body)
+                    .send()
+                    .await?;
                 let st = resp.status();
                 let body = resp.bytes().await?;
                 if !st.is_success() {
@@ -221,7 +247,11 @@ impl Conn {
             }
             Kind::Etcd => {
                 let body = json!({"key": B64.encode("/warmup")});
-                let r = self.req(reqwest::Method::POST, "/v3/kv/range").json(&body).send().await?;
+                let r = self
+                    .req(reqwest::Method::POST, "/v3/kv/range")
+                    .json(&body)
+                    .send()
+                    .await?;
                 if !r.status().is_success() {
                     bail!("warm-up: HTTP {}", r.status());
                 }
@@ -235,8 +265,18 @@ impl Conn {
     async fn current_revision(&self) -> Result<u64> {
         match self.kind {
             Kind::Skiff => {
-                let v: Value = self.req(reqwest::Method::GET, &format!("{}?limit=1", self.collection())).send().await?.json().await?;
-                let rv = v["metadata"]["resourceVersion"].as_str().context("list has no metadata.resourceVersion")?;
+                let v: Value = self
+                    .req(
+                        reqwest::Method::GET,
+                        &format!("{}?limit=1", self.collection()),
+                    )
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                let rv = v["metadata"]["resourceVersion"]
+                    .as_str()
+                    .context("list has no metadata.resourceVersion")?;
                 Ok(rv.parse()?)
             }
             Kind::Etcd => {
@@ -247,7 +287,9 @@ impl Conn {
                     .await?
                     .json()
                     .await?;
-                let rev = v["header"]["revision"].as_str().context("range has no header.revision")?;
+                let rev = v["header"]["revision"]
+                    .as_str()
+                    .context("range has no header.revision")?;
                 Ok(rev.parse()?)
             }
         }
@@ -256,7 +298,10 @@ impl Conn {
 
 /// A ConfigMap as a client would send it; `payload_bytes` of data.
 fn configmap(ns: &str, name: &str, payload_bytes: usize) -> Vec<u8> {
-    let data: String = std::iter::repeat("0123456789abcdef").flat_map(|s| s.chars()).take(payload_bytes).collect();
+    let data: String = std::iter::repeat("0123456789abcdef")
+        .flat_map(|s| s.chars())
+        .take(payload_bytes)
+        .collect();
     serde_json::to_vec(&json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -367,7 +412,10 @@ async fn list(kind: Kind, a: ListArgs) -> Result<()> {
         let body = resp.bytes().await?;
         let el = t.elapsed();
         if !st.is_success() {
-            bail!("list: HTTP {st}: {}", String::from_utf8_lossy(&body[..body.len().min(500)]));
+            bail!(
+                "list: HTTP {st}: {}",
+                String::from_utf8_lossy(&body[..body.len().min(500)])
+            );
         }
         // Parsing is the client's work: done outside the timed part, only to check the count.
         let v: Value = serde_json::from_slice(&body)?;
@@ -400,7 +448,10 @@ async fn list(kind: Kind, a: ListArgs) -> Result<()> {
 
 /// Extracts the bench object index from each event in one decoded stream message.
 fn event_indices(kind: Kind, prefix: &str, v: &Value, out: &mut Vec<usize>) {
-    let parse = |name: &str| name.strip_prefix(prefix).and_then(|s| s.parse::<usize>().ok());
+    let parse = |name: &str| {
+        name.strip_prefix(prefix)
+            .and_then(|s| s.parse::<usize>().ok())
+    };
     match kind {
         Kind::Skiff => {
             if v["type"] == "ADDED" {
@@ -598,8 +649,14 @@ async fn watchers(kind: Kind, a: WatchArgs) -> Result<()> {
     println!("max_received={max_got}");
     println!("complete_watchers={complete}");
     println!("duplicates={dups}");
-    println!("write_ms={:.1}", (write_end - write_start).as_secs_f64() * 1000.0);
-    println!("all_received_ms={:.1}", last.saturating_sub(write_start).as_secs_f64() * 1000.0);
+    println!(
+        "write_ms={:.1}",
+        (write_end - write_start).as_secs_f64() * 1000.0
+    );
+    println!(
+        "all_received_ms={:.1}",
+        last.saturating_sub(write_start).as_secs_f64() * 1000.0
+    );
     println!("deliveries={}", all.len());
     print_hist("delivery_", &all);
     println!("errors={}", usize::from(complete != a.n));
