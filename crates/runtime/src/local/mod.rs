@@ -541,7 +541,7 @@ async fn graceful_stop(shared: &Shared, id: &str, proc: &ProcessWatch) {
 /// flips the instance between Starting and Ready. Never returns.
 async fn readiness_loop(shared: &Shared, id: &str, probe: &ProbeConfig) {
     tokio::time::sleep(probe.initial_delay).await;
-    while !probe.check(&shared.runc, id).await {
+    while !probe.check_starting(&shared.runc, id).await {
         tokio::time::sleep(probes::AGGRESSIVE_INTERVAL).await;
     }
     let set_ready = |ready: bool| {

@@ -16,6 +16,11 @@ use super::process::Runc;
 /// Interval of the aggressive phase (until the first success).
 pub const AGGRESSIVE_INTERVAL: Duration = Duration::from_millis(25);
 
+/// How long one TCP connect of the aggressive phase may take. A connect to a brand-new
+/// veth can hang when its first SYN is lost (the retransmit comes after 1 s); dropping
+/// the attempt and trying again 25 ms later keeps such a start from taking a second.
+pub const AGGRESSIVE_CONNECT_TIMEOUT: Duration = Duration::from_millis(100);
+
 /// What a probe does.
 #[derive(Clone, Debug)]
 pub enum Action {
@@ -123,6 +128,21 @@ impl ProbeConfig {
         }
     }
 
+    /// Runs the probe once during the aggressive start: like [`ProbeConfig::check`], but a
+    /// TCP connect gets at most [`AGGRESSIVE_CONNECT_TIMEOUT`] (HTTP and exec probes keep
+    /// their own timeout: an app may legitimately answer slowly).
+    pub async fn check_starting(&self, runc: &Runc, id: &str) -> bool {
+        match &self.action {
+            Action::Tcp(addr) => tokio::time::timeout(
+                self.timeout.min(AGGRESSIVE_CONNECT_TIMEOUT),
+                TcpStream::connect(addr),
+            )
+            .await
+            .is_ok_and(|r| r.is_ok()),
+            _ => self.check(runc, id).await,
+        }
+    }
+
     /// Runs the probe once.
     pub async fn check(&self, runc: &Runc, id: &str) -> bool {
         match &self.action {
@@ -192,6 +212,24 @@ async fn http_get(
 mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::HTTPGetAction;
+
+    fn runc() -> Runc {
+        Runc {
+            binary: "runc".into(),
+            root: std::env::temp_dir(),
+        }
+    }
+
+    #[tokio::test]
+    async fn starting_tcp_check_sees_a_listener_and_a_closed_port() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let open = ProbeConfig::default_readiness(listener.local_addr().unwrap());
+        assert!(open.check_starting(&runc(), "x").await);
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let closed = ProbeConfig::default_readiness(SocketAddr::from(([127, 0, 0, 1], port)));
+        assert!(!closed.check_starting(&runc(), "x").await);
+    }
 
     #[test]
     fn http_port_zero_means_the_app_port() {
