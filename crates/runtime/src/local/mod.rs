@@ -82,6 +82,10 @@ pub struct LocalRuntimeOptions {
     pub backoff: BackoffPolicy,
     /// How long `stop` waits after SIGTERM before SIGKILL.
     pub stop_grace: Duration,
+    /// How long a Ready instance is reported not-ready before it gets SIGTERM, so the
+    /// gateway stops routing to it and its in-flight requests finish (Knative's
+    /// queue-proxy drains the same way).
+    pub drain: Duration,
     /// A log file larger than this is rotated (one rotated file is kept).
     pub log_max_bytes: u64,
     /// The parent cgroup of every instance (`/{cgroup_parent}/{id}`).
@@ -100,6 +104,7 @@ impl LocalRuntimeOptions {
             subnet: "10.88.0.0/16".into(),
             backoff: BackoffPolicy::default(),
             stop_grace: Duration::from_secs(10),
+            drain: Duration::from_secs(1),
             log_max_bytes: 10 << 20,
             cgroup_parent: "skiff".into(),
         }
@@ -458,6 +463,7 @@ async fn supervise(
                 };
                 match outcome {
                     Outcome::Stop => {
+                        drain(&shared, &id).await;
                         graceful_stop(&shared, &id, &proc).await;
                         break;
                     }
@@ -523,6 +529,24 @@ async fn supervise(
 /// Resolves once a stop was asked for (or the instance's entry is gone).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Takes a Ready instance out of rotation before it is stopped. For the first half of
+/// `drain` it keeps serving (a traffic switch that triggered the stop may still be on
+/// its way to the gateway), then it is reported not ready (the gateway drops it from
+/// the revision's endpoints) and gets the second half for in-flight requests.
+async fn drain(shared: &Shared, id: &str) {
+    let was_ready = shared
+        .instances
+        .lock()
+        .unwrap()
+        .get(id)
+        .is_some_and(|i| i.status.phase == Phase::Ready);
+    if was_ready && !shared.opts.drain.is_zero() {
+        tokio::time::sleep(shared.opts.drain / 2).await;
+        shared.update(id, |s| s.phase = Phase::Starting);
+        tokio::time::sleep(shared.opts.drain / 2).await;
+    }
 }
 
 /// SIGTERM, up to the grace period, then SIGKILL.
