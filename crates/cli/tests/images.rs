@@ -7,12 +7,15 @@
 //! Needs `skopeo` and `docker-registry` (scripts/install-deps.sh installs them);
 //! without them the tests say "skipped" and pass.
 
+mod common;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use common::free_port;
 use skiff_images::{auth_from_docker_config_json, Auth, ImageError, ImageStore, StoreOptions};
 
 fn skiff_bin() -> &'static str {
@@ -35,14 +38,6 @@ fn tools_present() -> bool {
         eprintln!("skipped: skopeo and docker-registry are needed (run scripts/install-deps.sh)");
     }
     ok
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn run(cmd: &mut Command) -> Output {

@@ -22,13 +22,34 @@ pub fn kubectl_bin() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("kubectl"))
 }
 
-/// A free loopback port (bound and released; the server binds it right after).
+/// A free loopback port for a server to bind right after. Picked below Linux's
+/// ephemeral range (32768+), so outgoing connections (curl, kubectl) never hold it,
+/// and never handed out twice in one test binary, so concurrent tests cannot race for
+/// the same port between this check and the server's bind.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    let mut seed = std::process::id() as u64
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+    loop {
+        // xorshift: good enough to spread test binaries over the range.
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let port = 20000 + (seed % 12000) as u16;
+        let mut used = HANDED_OUT.lock().unwrap();
+        if used.get_or_insert_with(HashSet::new).contains(&port) {
+            continue;
+        }
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            used.as_mut().unwrap().insert(port);
+            return port;
+        }
+    }
 }
 
 /// A running `skiff server`.
