@@ -182,11 +182,12 @@ async fn revision_timeout_gives_504_and_fast_responses_pass() {
 
 #[tokio::test]
 async fn timeout_does_not_cut_a_started_stream() {
-    let (b, h) = one_backend("streamer", 0, Duration::from_millis(200)).await;
+    // The timeout must be long enough for response headers to arrive on a loaded
+    // machine (the backend sends them at once), and is then let pass with the body open.
+    let (b, h) = one_backend("streamer", 0, Duration::from_secs(1)).await;
     let resp = h.request(HOST, "/stream", &[]).await;
     assert_eq!(resp.status(), StatusCode::OK);
-    // Let the timeout pass while the body is still open.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1300)).await;
     b.stats.gate.notify_one();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(&body[..], b"first\nsecond\n");
