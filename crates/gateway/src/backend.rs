@@ -164,7 +164,9 @@ impl BackendPool {
                 Some(conn) if pooled => conn,
                 _ => {
                     pooled = false;
-                    Self::connect(addr).await?
+                    // Boxed: a new connection is rare (keep-alive), and its future is big;
+                    // inline, it would make every request's future as big.
+                    Box::pin(Self::connect(addr)).await?
                 }
             };
             match exchange(conn, req).await {

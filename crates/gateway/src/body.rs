@@ -15,10 +15,19 @@ use http_body_util::{BodyExt, Full};
 /// Boxed error of any body or service in the gateway.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// The body type of every request and response inside the gateway: streamed, boxed.
+/// The body type of every request and response inside the gateway: streamed; boxed,
+/// except for the common small kinds (a client's request body,
+/// the gateway's own complete bodies), which it holds unboxed. (An instance's
+/// response body stays boxed: it carries its connection, and `Body` is moved often.)
 /// (A newtype rather than an alias: a `dyn` error type inside the layers' `where`
 /// clauses trips rustc's higher-ranked `Send` inference.)
-pub struct Body(BoxBody<Bytes, BoxError>);
+pub struct Body(Kind);
+
+enum Kind {
+    Boxed(BoxBody<Bytes, BoxError>),
+    Incoming(hyper::body::Incoming),
+    Full(Full<Bytes>),
+}
 
 impl Body {
     /// Boxes any body with byte chunks.
@@ -27,7 +36,12 @@ impl Body {
         B: HttpBody<Data = Bytes> + Send + Sync + 'static,
         B::Error: Into<BoxError>,
     {
-        Body(body.map_err(Into::into).boxed())
+        Body(Kind::Boxed(body.map_err(Into::into).boxed()))
+    }
+
+    /// A client's request body, unboxed.
+    pub fn incoming(body: hyper::body::Incoming) -> Body {
+        Body(Kind::Incoming(body))
     }
 
     /// An empty body.
@@ -56,21 +70,37 @@ impl HttpBody for Body {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        Pin::new(&mut self.0).poll_frame(cx)
+        match &mut self.0 {
+            Kind::Boxed(b) => Pin::new(b).poll_frame(cx),
+            Kind::Incoming(b) => Pin::new(b)
+                .poll_frame(cx)
+                .map(|f| f.map(|r| r.map_err(Into::into))),
+            Kind::Full(b) => Pin::new(b)
+                .poll_frame(cx)
+                .map(|f| f.map(|r| r.map_err(|never| match never {}))),
+        }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.0.is_end_stream()
+        match &self.0 {
+            Kind::Boxed(b) => b.is_end_stream(),
+            Kind::Incoming(b) => b.is_end_stream(),
+            Kind::Full(b) => b.is_end_stream(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.0.size_hint()
+        match &self.0 {
+            Kind::Boxed(b) => b.size_hint(),
+            Kind::Incoming(b) => b.size_hint(),
+            Kind::Full(b) => b.size_hint(),
+        }
     }
 }
 
 /// A complete body from bytes (the gateway's own small responses).
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Body::new(Full::new(bytes.into()))
+    Body(Kind::Full(Full::new(bytes.into())))
 }
 
 /// A plain-text response from the gateway itself (404, 503, 504, …).

@@ -219,28 +219,45 @@ impl Service<Request<Body>> for Forward {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: Request<Body>) -> Self::Future {
+    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
         let pool = self.pool.clone();
         let proto = self.proto;
-        Box::pin(async move { Ok(forward(pool, proto, req).await) })
+        Box::pin(async move {
+            let Some(Instance(addr)) = req.extensions().get::<Instance>().copied() else {
+                return Ok(text_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "skiff gateway: request reached forwarding without an instance\n".into(),
+                ));
+            };
+            let mut permit = req.extensions_mut().remove::<Arc<Permit>>();
+            let routed = req.extensions().get::<Arc<Routed>>().cloned();
+            let conn = req.extensions().get::<ConnInfo>().copied();
+            Ok(forward(
+                &pool,
+                proto,
+                req,
+                addr,
+                &mut permit,
+                routed.as_deref(),
+                conn,
+            )
+            .await)
+        })
     }
 }
 
-async fn forward(
-    pool: Arc<BackendPool>,
+/// Forwards `req` to the instance at `addr`. An upgraded connection takes `permit`
+/// (whatever keeps the instance's slot) into its tunnel; otherwise it stays with the
+/// caller, who keeps it until the response body ends.
+pub(crate) async fn forward<P: Send + 'static>(
+    pool: &Arc<BackendPool>,
     proto: &'static str,
     mut req: Request<Body>,
+    addr: SocketAddr,
+    permit: &mut Option<P>,
+    routed: Option<&Routed>,
+    conn: Option<ConnInfo>,
 ) -> Response<Body> {
-    let Some(Instance(addr)) = req.extensions().get::<Instance>().copied() else {
-        return text_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "skiff gateway: request reached forwarding without an instance\n".into(),
-        );
-    };
-    let permit = req.extensions_mut().remove::<Arc<Permit>>();
-    let routed = req.extensions().get::<Arc<Routed>>().cloned();
-    let conn = req.extensions().get::<ConnInfo>().copied();
-
     // The original host as the client sent it (with port): kept as `Host` (the
     // parsed header value is shared, not copied).
     let host_value = match req.uri().authority() {
@@ -295,15 +312,15 @@ async fn forward(
 
     let sent = match &client_upgrade {
         None => pool.send(addr, backend_req).await,
-        Some(_) => pool
-            .send_upgrade(addr, backend_req)
+        // Boxed: rare, and its future would enlarge every request's.
+        Some(_) => Box::pin(pool.send_upgrade(addr, backend_req))
             .await
-            .map(|resp| resp.map(Body::new)),
+            .map(|resp| resp.map(Body::incoming)),
     };
     let mut resp = match sent {
         Ok(resp) => resp,
         Err(err) => {
-            let what = routed.as_ref().map_or_else(String::new, |r| {
+            let what = routed.map_or_else(String::new, |r| {
                 format!(
                     " of revision {}/{}",
                     r.revision().namespace,
@@ -330,6 +347,7 @@ async fn forward(
         (true, Some(client_upgrade)) => {
             let backend_upgrade = hyper::upgrade::on(&mut resp);
             let backend_proto = resp.headers().get(header::UPGRADE).cloned();
+            let permit = permit.take();
             tokio::spawn(async move {
                 // The permit lives as long as the tunnel: it counts against
                 // containerConcurrency like any in-flight request.

@@ -7,7 +7,11 @@
 //! [`config::Endpoints`] (ready instances per revision), published on
 //! `tokio::sync::watch` channels; the gateway never reads API objects itself.
 //!
-//! A request goes through small tower layers, one concern each (outermost first):
+//! A request goes through these steps, one concern each (outermost first). Each is a
+//! tower layer of its own (for embedding or testing one concern); the gateway serves
+//! them fused into one service (`stack::Stack`): one future per request, state passed
+//! in locals rather than request/response extensions, and one response-body wrapper
+//! holding every per-request guard (slot, in-flight gauge, the record of the request).
 //!
 //! | layer | job |
 //! | --- | --- |
@@ -21,8 +25,8 @@
 //!
 //! [`backend::BackendPool`] holds the keep-alive connections to instances; a request
 //! drives its backend connection itself, so a proxied request runs in one task.
-//! Layers do their work synchronously in `call` and call the next layer in place (no
-//! per-request clone of the stack); per-revision metric handles are cached
+//! The routing work happens synchronously when the request arrives (no per-request
+//! clone of the stack); per-revision metric handles are cached
 //! ([`metrics::Metrics::revision`]) so requests build no label sets.
 
 pub mod backend;
@@ -34,9 +38,9 @@ pub mod forward;
 pub mod metrics;
 pub mod observe;
 pub mod route;
+mod stack;
 pub mod timeout;
 
-use std::cell::RefCell;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -51,7 +55,6 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::util::BoxCloneSyncService;
-use tower::{Service, ServiceBuilder};
 
 pub use crate::body::{Body, BoxError};
 pub use crate::config::{
@@ -61,13 +64,10 @@ pub use crate::forward::ConnInfo;
 pub use crate::observe::RequestLogSink;
 
 use crate::backend::BackendPool;
-use crate::balance::{BalanceLayer, Balancer};
-use crate::endpoints::EndpointsLayer;
-use crate::forward::Forward;
+use crate::balance::Balancer;
 use crate::metrics::Metrics;
-use crate::observe::{InFlightLayer, ObserveLayer, RequestLog};
-use crate::route::{Dice, RouteLayer};
-use crate::timeout::TimeoutLayer;
+use crate::observe::RequestLog;
+use crate::route::Dice;
 
 /// Tunables of the gateway.
 #[derive(Clone, Debug)]
@@ -103,13 +103,7 @@ impl Default for GatewayOptions {
 pub type GatewayService = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
 
 /// The concrete stack (what [`GatewayService`] boxes), served by [`Gateway::serve`].
-type Stack = observe::ObserveService<
-    route::RouteService<
-        endpoints::EndpointsService<
-            observe::InFlightService<timeout::TimeoutService<balance::BalanceService<Forward>>>,
-        >,
-    >,
->;
+use crate::stack::Stack;
 
 /// The gateway. Cheap to clone; [`Gateway::serve`] runs the data plane on a listener
 /// and [`Gateway::serve_admin`] the `/metrics` + `/healthz` endpoint.
@@ -393,14 +387,16 @@ fn build_stack(
     dice: &Dice,
     backends: &Arc<BackendPool>,
 ) -> Stack {
-    ServiceBuilder::new()
-        .layer(ObserveLayer::new(log.clone()))
-        .layer(RouteLayer::new(routes.clone(), dice.clone()))
-        .layer(EndpointsLayer::new(endpoints.clone(), metrics.clone()))
-        .layer(InFlightLayer)
-        .layer(TimeoutLayer)
-        .layer(BalanceLayer::new(balancer.clone()))
-        .service(Forward::new(backends.clone(), "http"))
+    Stack {
+        log: log.clone(),
+        routes: routes.clone(),
+        dice: dice.clone(),
+        endpoints: endpoints.clone(),
+        metrics: metrics.clone(),
+        balancer: balancer.clone(),
+        backends: backends.clone(),
+        proto: "http",
+    }
 }
 
 /// Accepts connections on `listener` and serves them with `stack` (HTTP/1.1 and h2c
@@ -431,14 +427,12 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let local = stream.local_addr().unwrap_or(remote);
         let info = ConnInfo { remote, local };
-        // One stack per connection, called in place: every layer is always ready
-        // and `call` never re-enters (hyper calls the service synchronously, one
-        // call at a time), so the RefCell borrow cannot fail.
-        let stack = RefCell::new(stack.clone());
+        // One stack per connection, called in place (no per-request clone); the
+        // connection's addresses go straight to the request, not via extensions.
+        let stack = stack.clone();
         let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-            let mut req = req.map(Body::new);
-            req.extensions_mut().insert(info);
-            stack.borrow_mut().call(req)
+            let resp = stack.handle(req.map(Body::incoming), Some(info));
+            async move { Ok::<_, Infallible>(resp.await) }
         });
         let conn = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), svc)

@@ -141,24 +141,24 @@ pub fn protocol_name(v: Version) -> &'static str {
 }
 
 /// Everything known about a request when its response body ends.
-struct Completion {
-    log: RequestLog,
-    start: Instant,
-    method: http::Method,
-    url: String,
-    version: Version,
-    user_agent: String,
-    referer: String,
-    remote: Option<SocketAddr>,
-    status: u16,
+pub(crate) struct Completion {
+    pub(crate) log: RequestLog,
+    pub(crate) start: Instant,
+    pub(crate) method: http::Method,
+    pub(crate) url: String,
+    pub(crate) version: Version,
+    pub(crate) user_agent: String,
+    pub(crate) referer: String,
+    pub(crate) remote: Option<SocketAddr>,
+    pub(crate) status: u16,
     /// Counted by the request body (only when the request log is on: nothing else
     /// needs it).
-    request_bytes: Option<Arc<AtomicU64>>,
+    pub(crate) request_bytes: Option<Arc<AtomicU64>>,
     /// Counted by the response body that owns this completion.
-    response_bytes: u64,
-    revision: Option<Arc<RevisionMetrics>>,
-    routed: Option<Arc<Routed>>,
-    instance: Option<SocketAddr>,
+    pub(crate) response_bytes: u64,
+    pub(crate) revision: Option<Arc<RevisionMetrics>>,
+    pub(crate) routed: Option<Arc<Routed>>,
+    pub(crate) instance: Option<SocketAddr>,
 }
 
 impl Drop for Completion {
@@ -279,7 +279,7 @@ pub struct ObserveService<S> {
     log: RequestLog,
 }
 
-fn header_str(req: &Request<Body>, name: http::header::HeaderName) -> String {
+pub(crate) fn header_str(req: &Request<Body>, name: http::header::HeaderName) -> String {
     req.headers()
         .get(name)
         .and_then(|v| v.to_str().ok())
