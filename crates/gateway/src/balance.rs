@@ -11,19 +11,12 @@
 //! change never drops a request.
 
 use std::collections::{HashMap, VecDeque};
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
-use futures::future::BoxFuture;
-use http::{Request, Response, StatusCode};
 use tokio::sync::oneshot;
-use tower::{Layer, Service};
 
-use crate::body::{attach, text_response, Body};
 use crate::config::{Endpoints, RevisionEndpoints, RevisionKey};
-use crate::route::Routed;
 
 /// The instance a request was given, in the request and response extensions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -294,95 +287,6 @@ impl Drop for Permit {
 impl std::fmt::Debug for Permit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Permit").field("addr", &self.addr).finish()
-    }
-}
-
-/// Layer for [`BalanceService`].
-#[derive(Clone)]
-pub struct BalanceLayer {
-    balancer: Arc<Balancer>,
-}
-
-impl BalanceLayer {
-    /// Balances over `balancer`'s pools.
-    pub fn new(balancer: Arc<Balancer>) -> Self {
-        BalanceLayer { balancer }
-    }
-}
-
-impl<S> Layer<S> for BalanceLayer {
-    type Service = BalanceService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        BalanceService {
-            inner,
-            balancer: self.balancer.clone(),
-        }
-    }
-}
-
-/// Takes a permit (waiting if needed), puts [`Instance`] and the shared permit
-/// (`Arc<Permit>`) in the request extensions, and keeps the permit alive with the
-/// response body.
-#[derive(Clone)]
-pub struct BalanceService<S> {
-    inner: S,
-    balancer: Arc<Balancer>,
-}
-
-impl<S> Service<Request<Body>> for BalanceService<S>
-where
-    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send,
-{
-    type Response = Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response<Body>, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let balancer = self.balancer.clone();
-        Box::pin(async move {
-            let (Some(routed), Some(ep)) = (
-                req.extensions().get::<Arc<Routed>>().cloned(),
-                req.extensions().get::<Arc<RevisionEndpoints>>().cloned(),
-            ) else {
-                return Ok(text_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "skiff gateway: request reached the balancer without endpoints\n".into(),
-                ));
-            };
-            let pool = balancer.pool(routed.revision(), &ep);
-            let permit = match pool.acquire().await {
-                Ok(permit) => Arc::new(permit),
-                Err(err) => {
-                    return Ok(text_response(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        format!(
-                            "skiff gateway: revision {}/{} is at its concurrency limit \
-                             (containerConcurrency {}): {err}\n",
-                            routed.revision().namespace,
-                            routed.revision().name,
-                            ep.container_concurrency
-                        ),
-                    ))
-                }
-            };
-            let instance = Instance(permit.addr());
-            req.extensions_mut().insert(instance);
-            req.extensions_mut().insert(permit.clone());
-            let mut resp = inner.call(req).await?;
-            resp.extensions_mut().insert(instance);
-            Ok(attach(resp, permit))
-        })
     }
 }
 

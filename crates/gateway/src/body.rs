@@ -115,45 +115,6 @@ pub(crate) fn text_response(status: http::StatusCode, text: String) -> http::Res
 }
 
 pin_project_lite::pin_project! {
-    /// A body that holds `guard` until the body is dropped (fully sent, or the client
-    /// went away). Used to keep a per-instance slot or an in-flight count for as long
-    /// as a streamed response lasts, not just until its headers.
-    pub(crate) struct Guarded<G> {
-        #[pin]
-        inner: Body,
-        guard: G,
-    }
-}
-
-/// Wraps `resp`'s body so `guard` lives until the body is done.
-pub(crate) fn attach<G: Send + Sync + 'static>(
-    resp: http::Response<Body>,
-    guard: G,
-) -> http::Response<Body> {
-    resp.map(|inner| Body::new(Guarded { inner, guard }))
-}
-
-impl<G> HttpBody for Guarded<G> {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        self.project().inner.poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-pin_project_lite::pin_project! {
     /// A body that adds the length of every data frame to a shared counter.
     pub(crate) struct Counted {
         #[pin]

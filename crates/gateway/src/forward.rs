@@ -3,20 +3,15 @@
 //! `Forwarded` set, the original `Host` kept), streams both bodies, and passes
 //! `Upgrade` (WebSocket) through by upgrading both sides and copying bytes.
 
-use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri, Version};
 use hyper_util::rt::TokioIo;
-use tower::Service;
 
 use crate::backend::BackendPool;
-use crate::balance::{Instance, Permit};
 use crate::body::{text_response, Body};
 use crate::route::Routed;
 
@@ -194,56 +189,6 @@ pub fn backend_pool(pool_idle_timeout: Duration) -> Arc<BackendPool> {
     // Each in-flight request holds its own connection, so this bounds only how many
     // stay open when idle; well above the client connections a gateway serves.
     Arc::new(BackendPool::new(pool_idle_timeout, 1024))
-}
-
-/// The innermost service: sends the request to the [`Instance`] in its extensions.
-#[derive(Clone)]
-pub struct Forward {
-    pool: Arc<BackendPool>,
-    proto: &'static str,
-}
-
-impl Forward {
-    /// Forwards over `pool`; `proto` is the scheme clients used (`http`).
-    pub fn new(pool: Arc<BackendPool>, proto: &'static str) -> Self {
-        Forward { pool, proto }
-    }
-}
-
-impl Service<Request<Body>> for Forward {
-    type Response = Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response<Body>, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
-        let pool = self.pool.clone();
-        let proto = self.proto;
-        Box::pin(async move {
-            let Some(Instance(addr)) = req.extensions().get::<Instance>().copied() else {
-                return Ok(text_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "skiff gateway: request reached forwarding without an instance\n".into(),
-                ));
-            };
-            let mut permit = req.extensions_mut().remove::<Arc<Permit>>();
-            let routed = req.extensions().get::<Arc<Routed>>().cloned();
-            let conn = req.extensions().get::<ConnInfo>().copied();
-            Ok(forward(
-                &pool,
-                proto,
-                req,
-                addr,
-                &mut permit,
-                routed.as_deref(),
-                conn,
-            )
-            .await)
-        })
-    }
 }
 
 /// Forwards `req` to the instance at `addr`. An upgraded connection takes `permit`

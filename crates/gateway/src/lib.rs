@@ -7,21 +7,20 @@
 //! [`config::Endpoints`] (ready instances per revision), published on
 //! `tokio::sync::watch` channels; the gateway never reads API objects itself.
 //!
-//! A request goes through these steps, one concern each (outermost first). Each is a
-//! tower layer of its own (for embedding or testing one concern); the gateway serves
-//! them fused into one service (`stack::Stack`): one future per request, state passed
-//! in locals rather than request/response extensions, and one response-body wrapper
-//! holding every per-request guard (slot, in-flight gauge, the record of the request).
+//! A request goes through these steps, one concern each (outermost first), fused
+//! into one service (`stack::Stack`): one future per request, state passed in locals
+//! rather than request/response extensions, and one response-body wrapper holding
+//! every per-request guard (slot, in-flight gauge, the record of the request).
 //!
-//! | layer | job |
+//! | module | job |
 //! | --- | --- |
-//! | [`observe::ObserveLayer`] | metrics and request log when the response body ends |
-//! | [`route::RouteLayer`] | host → route → revision by weight; 404 for unknown hosts |
-//! | [`endpoints::EndpointsLayer`] | the revision's endpoints; no ready instance → [`endpoints::no_ready_instance`] |
-//! | [`observe::InFlightLayer`] | per-revision in-flight gauge |
-//! | [`timeout::TimeoutLayer`] | `timeoutSeconds` to response headers → 504 |
-//! | [`balance::BalanceLayer`] | least-loaded instance, containerConcurrency slots, FIFO queue |
-//! | [`forward::Forward`] | proxy headers, HTTP/1.1 to the instance, upgrades |
+//! | [`observe`] | metrics and request log when the response body ends |
+//! | [`route`] | host → route → revision by weight; 404 for unknown hosts |
+//! | [`endpoints`] | the revision's endpoints; no ready instance → [`endpoints::no_ready_instance`] |
+//! | [`metrics`] | per-revision in-flight gauge, request counts and latencies |
+//! | [`timeout`] | `timeoutSeconds` to response headers → 504 |
+//! | [`balance`] | least-loaded instance, containerConcurrency slots, FIFO queue |
+//! | [`forward`] | proxy headers, HTTP/1.1 to the instance, upgrades |
 //!
 //! [`backend::BackendPool`] holds the keep-alive connections to instances; a request
 //! drives its backend connection itself, so a proxied request runs in one task.

@@ -2,24 +2,18 @@
 //! metrics (count, latency), the in-flight gauge, and one JSON request-log line with
 //! the fields of Knative's default `logging.request-log-template`.
 
-use std::convert::Infallible;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
-use http::{Request, Response, Version};
+use http::{Request, Version};
 use serde::Serialize;
-use tower::{Layer, Service};
 
-use crate::balance::Instance;
-use crate::body::{attach, Body, Counted};
+use crate::body::Body;
 
-use crate::forward::ConnInfo;
 use crate::metrics::RevisionMetrics;
 use crate::route::Routed;
 
@@ -209,203 +203,10 @@ impl Completion {
     }
 }
 
-pin_project_lite::pin_project! {
-    /// The response body as the client gets it: counts its bytes and owns the
-    /// [`Completion`], so the request is recorded when the body ends (or is dropped).
-    struct Observed {
-        #[pin]
-        inner: Body,
-        completion: Completion,
-    }
-}
-
-impl http_body::Body for Observed {
-    type Data = bytes::Bytes;
-    type Error = crate::body::BoxError;
-
-    fn poll_frame(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
-        let this = self.project();
-        let polled = this.inner.poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled {
-            if let Some(data) = frame.data_ref() {
-                this.completion.response_bytes += data.len() as u64;
-            }
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-/// Layer for [`ObserveService`].
-#[derive(Clone)]
-pub struct ObserveLayer {
-    log: RequestLog,
-}
-
-impl ObserveLayer {
-    /// Records into the revision's metrics (the `Arc<RevisionMetrics>` the inner
-    /// layers put in the response extensions) and writes lines to `log`.
-    pub fn new(log: RequestLog) -> Self {
-        ObserveLayer { log }
-    }
-}
-
-impl<S> Layer<S> for ObserveLayer {
-    type Service = ObserveService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        ObserveService {
-            inner,
-            log: self.log.clone(),
-        }
-    }
-}
-
-/// Outermost layer: counts body bytes both ways and records the request when the
-/// response body is done (so latency and size cover a streamed body).
-#[derive(Clone)]
-pub struct ObserveService<S> {
-    inner: S,
-    log: RequestLog,
-}
-
 pub(crate) fn header_str(req: &Request<Body>, name: http::header::HeaderName) -> String {
     req.headers()
         .get(name)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string()
-}
-
-impl<S> Service<Request<Body>> for ObserveService<S>
-where
-    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send,
-{
-    type Response = Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response<Body>, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let start = Instant::now();
-        let logging = self.log.enabled();
-        let (url, user_agent, referer) = if logging {
-            (
-                req.uri()
-                    .path_and_query()
-                    .map_or("/", |p| p.as_str())
-                    .to_string(),
-                header_str(&req, http::header::USER_AGENT),
-                header_str(&req, http::header::REFERER),
-            )
-        } else {
-            Default::default()
-        };
-        let method = req.method().clone();
-        let version = req.version();
-        let remote = req.extensions().get::<ConnInfo>().map(|c| c.remote);
-        let (req, request_bytes) = if logging {
-            let count = Arc::new(AtomicU64::new(0));
-            let counted = count.clone();
-            (
-                req.map(|b| Body::new(Counted::new(b, counted))),
-                Some(count),
-            )
-        } else {
-            (req, None)
-        };
-        let log = self.log.clone();
-        // The inner layers do their work synchronously in `call`; only the response
-        // is awaited (no clone of the inner stack per request).
-        let fut = self.inner.call(req);
-        Box::pin(async move {
-            let resp = fut.await?;
-            let completion = Completion {
-                log,
-                start,
-                method,
-                url,
-                version,
-                user_agent,
-                referer,
-                remote,
-                status: resp.status().as_u16(),
-                request_bytes,
-                response_bytes: 0,
-                revision: resp.extensions().get::<Arc<RevisionMetrics>>().cloned(),
-                routed: resp.extensions().get::<Arc<Routed>>().cloned(),
-                instance: resp.extensions().get::<Instance>().map(|i| i.0),
-            };
-            Ok(resp.map(|inner| Body::new(Observed { inner, completion })))
-        })
-    }
-}
-
-/// Layer for [`InFlightService`].
-#[derive(Clone, Copy, Debug, Default)]
-pub struct InFlightLayer;
-
-impl<S> Layer<S> for InFlightLayer {
-    type Service = InFlightService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        InFlightService { inner }
-    }
-}
-
-/// Keeps a revision's in-flight gauge (from the `Arc<RevisionMetrics>` in the
-/// request extensions) up for as long as a request lasts (queueing,
-/// waiting for headers, streaming the body).
-#[derive(Clone)]
-pub struct InFlightService<S> {
-    inner: S,
-}
-
-impl<S> Service<Request<Body>> for InFlightService<S>
-where
-    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send,
-{
-    type Response = Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response<Body>, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let guard = req
-            .extensions()
-            .get::<Arc<RevisionMetrics>>()
-            .map(|revision| revision.in_flight());
-        let fut = self.inner.call(req);
-        Box::pin(async move {
-            let resp = fut.await?;
-            Ok(match guard {
-                Some(guard) => attach(resp, guard),
-                None => resp,
-            })
-        })
-    }
 }

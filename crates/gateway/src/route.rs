@@ -1,21 +1,15 @@
 //! Routing: which revision serves this request. Looks the request's host up in the
-//! current [`GatewayConfig`] and picks one of the route's splits by weight. Every
+//! current [`GatewayConfig`](crate::config::GatewayConfig) and picks one of the route's splits by weight. Every
 //! request reads the newest table, so a traffic change applies to the next request
 //! while requests already routed keep their revision.
 
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
-use futures::future::BoxFuture;
-use http::{Request, Response, StatusCode};
+use http::Request;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tokio::sync::watch;
-use tower::{Layer, Service};
 
-use crate::body::{text_response, Body};
-use crate::config::{GatewayConfig, HostRoute, RevisionKey, Split};
+use crate::config::{HostRoute, RevisionKey, Split};
 
 /// The routing decision, put in the request's (and the response's) extensions as an
 /// `Arc<Routed>` for the layers after routing and for metrics and logs.
@@ -129,92 +123,6 @@ pub fn choose_split(route: &HostRoute, dice: &Dice) -> Option<usize> {
         acc += split.percent;
         roll < acc
     })
-}
-
-/// Layer for [`RouteService`].
-#[derive(Clone)]
-pub struct RouteLayer {
-    routes: watch::Receiver<Arc<GatewayConfig>>,
-    dice: Dice,
-}
-
-impl RouteLayer {
-    /// Routes by the table published on `routes`, splitting with `dice`.
-    pub fn new(routes: watch::Receiver<Arc<GatewayConfig>>, dice: Dice) -> Self {
-        RouteLayer { routes, dice }
-    }
-}
-
-impl<S> Layer<S> for RouteLayer {
-    type Service = RouteService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        RouteService {
-            inner,
-            routes: self.routes.clone(),
-            dice: self.dice.clone(),
-        }
-    }
-}
-
-/// Host → route → revision; answers 404 for an unknown host itself.
-#[derive(Clone)]
-pub struct RouteService<S> {
-    inner: S,
-    routes: watch::Receiver<Arc<GatewayConfig>>,
-    dice: Dice,
-}
-
-impl<S> Service<Request<Body>> for RouteService<S>
-where
-    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send,
-{
-    type Response = Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response<Body>, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
-        let Some(host) = request_host(&req) else {
-            return Box::pin(std::future::ready(Ok(text_response(
-                StatusCode::BAD_REQUEST,
-                "skiff gateway: the request names no host (no Host header or :authority)\n".into(),
-            ))));
-        };
-        let route = self.routes.borrow().hosts.get(&host).cloned();
-        let Some(route) = route else {
-            return Box::pin(std::future::ready(Ok(text_response(
-                StatusCode::NOT_FOUND,
-                format!("skiff gateway: no route for host \"{host}\"\n"),
-            ))));
-        };
-        let Some(split) = choose_split(&route, &self.dice) else {
-            return Box::pin(std::future::ready(Ok(text_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!(
-                    "skiff gateway: route {}/{} for host \"{host}\" has no traffic targets\n",
-                    route.namespace, route.route
-                ),
-            ))));
-        };
-        let routed = Arc::new(Routed { host, route, split });
-        req.extensions_mut().insert(routed.clone());
-        // The inner stack is always ready and does its routing work synchronously in
-        // `call`: no clone of the inner stack per request.
-        let fut = self.inner.call(req);
-        Box::pin(async move {
-            let mut resp = fut.await?;
-            resp.extensions_mut().insert(routed);
-            Ok(resp)
-        })
-    }
 }
 
 #[cfg(test)]
