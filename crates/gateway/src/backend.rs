@@ -34,8 +34,12 @@ use crate::body::{Body, BoxError};
 type Io = TokioIo<TcpStream>;
 
 /// One HTTP/1.1 connection to an instance: the request half and the connection
-/// state machine, polled by whoever holds it.
-struct Conn {
+/// state machine, polled by whoever holds it. Boxed once per connection: it moves
+/// between the pool, the request and the response body, and inline it would make
+/// every request's future kilobytes bigger (and every move of it a big copy).
+struct Conn(Box<ConnParts>);
+
+struct ConnParts {
     sender: http1::SendRequest<Body>,
     conn: http1::Connection<Io, Body>,
 }
@@ -44,13 +48,13 @@ impl Conn {
     /// Drives the connection; false once it has finished (closed or failed), after
     /// which it must not be polled again.
     fn drive(&mut self, cx: &mut Context<'_>) -> bool {
-        Pin::new(&mut self.conn).poll(cx).is_pending()
+        Pin::new(&mut self.0.conn).poll(cx).is_pending()
     }
 
     /// True if the connection is open and idle (can take a request now). Polls it
     /// once with `cx` so it notices an end of stream or a finished response.
     fn usable(&mut self, cx: &mut Context<'_>) -> bool {
-        self.drive(cx) && self.sender.is_ready()
+        self.drive(cx) && self.0.sender.is_ready()
     }
 }
 
@@ -142,9 +146,10 @@ impl BackendPool {
             .map_err(BackendError::Connect)?;
         let _ = stream.set_nodelay(true);
         let (sender, conn) = http1::Builder::new()
+            .writev(false)
             .handshake(TokioIo::new(stream))
             .await?;
-        Ok(Conn { sender, conn })
+        Ok(Conn(Box::new(ConnParts { sender, conn })))
     }
 
     /// Sends `req` to the instance at `addr` on a pooled (or new) connection and
@@ -199,7 +204,7 @@ impl BackendPool {
         addr: SocketAddr,
         req: Request<Body>,
     ) -> Result<Response<Incoming>, BackendError> {
-        let Conn { mut sender, conn } = Self::connect(addr).await?;
+        let ConnParts { mut sender, conn } = *Self::connect(addr).await?.0;
         tokio::spawn(async move {
             if let Err(err) = conn.with_upgrades().await {
                 tracing::debug!(error = %err, "upgrade connection to instance ended with an error");
@@ -217,7 +222,7 @@ async fn exchange(
     mut conn: Conn,
     req: Request<Body>,
 ) -> Result<(Response<Incoming>, Option<Conn>), TrySendError> {
-    let mut sent = std::pin::pin!(conn.sender.try_send_request(req));
+    let mut sent = std::pin::pin!(conn.0.sender.try_send_request(req));
     let mut conn = Some(conn);
     let resp = poll_fn(|cx| {
         if let Poll::Ready(r) = sent.as_mut().poll(cx) {

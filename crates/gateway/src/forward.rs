@@ -194,15 +194,45 @@ pub fn backend_pool(pool_idle_timeout: Duration) -> Arc<BackendPool> {
 /// Forwards `req` to the instance at `addr`. An upgraded connection takes `permit`
 /// (whatever keeps the instance's slot) into its tunnel; otherwise it stays with the
 /// caller, who keeps it until the response body ends.
+///
+/// The rewriting before and after the exchange is synchronous ([`prepare`],
+/// [`finish`]), so this future holds little more than the exchange itself: it is
+/// part of every request's future, which is moved (copied) when it is boxed.
 pub(crate) async fn forward<P: Send + 'static>(
     pool: &Arc<BackendPool>,
     proto: &'static str,
-    mut req: Request<Body>,
+    req: Request<Body>,
     addr: SocketAddr,
     permit: &mut Option<P>,
     routed: Option<&Routed>,
     conn: Option<ConnInfo>,
 ) -> Response<Body> {
+    let (backend_req, client_upgrade) = match prepare(req, proto, conn) {
+        Ok(prepared) => prepared,
+        Err(resp) => return resp,
+    };
+    let sent = match &client_upgrade {
+        None => pool.send(addr, backend_req).await,
+        // Boxed: rare, and its future would enlarge every request's.
+        Some(_) => Box::pin(pool.send_upgrade(addr, backend_req))
+            .await
+            .map(|resp| resp.map(Body::incoming)),
+    };
+    match sent {
+        Ok(resp) => finish(resp, client_upgrade, addr, permit),
+        Err(err) => bad_gateway(&err, addr, routed),
+    }
+}
+
+/// The request as the instance gets it (hop-by-hop headers removed, forwarding
+/// headers set, origin-form target), and the client's side of an upgrade it asks for.
+/// The error is the response the client gets instead (400).
+#[allow(clippy::result_large_err)] // moved once, on a rare path
+fn prepare(
+    mut req: Request<Body>,
+    proto: &'static str,
+    conn: Option<ConnInfo>,
+) -> Result<(Request<Body>, Option<hyper::upgrade::OnUpgrade>), Response<Body>> {
     // The original host as the client sent it (with port): kept as `Host` (the
     // parsed header value is shared, not copied).
     let host_value = match req.uri().authority() {
@@ -239,54 +269,56 @@ pub(crate) async fn forward<P: Send + 'static>(
     // to its path; an origin-form one (HTTP/1.1 clients) is kept as is.
     if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        parts.uri = match Uri::try_from(path) {
-            Ok(uri) => uri,
-            Err(err) => {
-                return text_response(
-                    StatusCode::BAD_REQUEST,
-                    format!("skiff gateway: bad request target: {err}\n"),
-                )
-            }
-        };
+        parts.uri = Uri::try_from(path).map_err(|err| {
+            text_response(
+                StatusCode::BAD_REQUEST,
+                format!("skiff gateway: bad request target: {err}\n"),
+            )
+        })?;
     } else if parts.uri.path().is_empty() {
         parts.uri = Uri::from_static("/");
     }
     parts.version = Version::HTTP_11;
     parts.extensions = http::Extensions::new();
-    let backend_req = Request::from_parts(parts, body);
+    Ok((Request::from_parts(parts, body), client_upgrade))
+}
 
-    let sent = match &client_upgrade {
-        None => pool.send(addr, backend_req).await,
-        // Boxed: rare, and its future would enlarge every request's.
-        Some(_) => Box::pin(pool.send_upgrade(addr, backend_req))
-            .await
-            .map(|resp| resp.map(Body::incoming)),
-    };
-    let mut resp = match sent {
-        Ok(resp) => resp,
-        Err(err) => {
-            let what = routed.map_or_else(String::new, |r| {
-                format!(
-                    " of revision {}/{}",
-                    r.revision().namespace,
-                    r.revision().name
-                )
-            });
-            let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&err);
-            let mut detail = err.to_string();
-            while let Some(s) = source {
-                detail.push_str(": ");
-                detail.push_str(&s.to_string());
-                source = s.source();
-            }
-            tracing::debug!(%addr, error = %detail, "forwarding failed");
-            return text_response(
-                StatusCode::BAD_GATEWAY,
-                format!("skiff gateway: could not forward to instance {addr}{what}: {detail}\n"),
-            );
-        }
-    };
+/// 502 for a request the instance did not answer, with the error chain.
+fn bad_gateway(
+    err: &crate::backend::BackendError,
+    addr: SocketAddr,
+    routed: Option<&Routed>,
+) -> Response<Body> {
+    let what = routed.map_or_else(String::new, |r| {
+        format!(
+            " of revision {}/{}",
+            r.revision().namespace,
+            r.revision().name
+        )
+    });
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(err);
+    let mut detail = err.to_string();
+    while let Some(s) = source {
+        detail.push_str(": ");
+        detail.push_str(&s.to_string());
+        source = s.source();
+    }
+    tracing::debug!(%addr, error = %detail, "forwarding failed");
+    text_response(
+        StatusCode::BAD_GATEWAY,
+        format!("skiff gateway: could not forward to instance {addr}{what}: {detail}\n"),
+    )
+}
 
+/// The instance's response as the client gets it: hop-by-hop headers removed, and
+/// for an accepted upgrade, a tunnel task copying bytes between both upgraded
+/// connections (holding `permit` while it lives).
+fn finish<P: Send + 'static>(
+    mut resp: Response<Body>,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    addr: SocketAddr,
+    permit: &mut Option<P>,
+) -> Response<Body> {
     let upgraded = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
     match (upgraded, client_upgrade) {
         (true, Some(client_upgrade)) => {

@@ -289,7 +289,8 @@ impl Gateway {
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
-        let builder = auto::Builder::new(TokioExecutor::new());
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder.http1().writev(false);
         tokio::pin!(shutdown);
         loop {
             let (stream, _) = tokio::select! {
@@ -407,7 +408,8 @@ async fn accept_loop(
     shutdown: impl Future<Output = ()>,
     drain_timeout: Duration,
 ) {
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().writev(false);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {

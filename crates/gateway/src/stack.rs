@@ -275,6 +275,8 @@ async fn balance_and_forward(
         let resp = forward(&backends, proto, req, addr, &mut permit, Some(routed), conn).await;
         (resp, permit, Some(addr))
     };
+    // Pinned where it is: the timeout wraps a pointer to it, not a moved copy.
+    let work = std::pin::pin!(work);
     if timeout.is_zero() {
         return work.await;
     }
