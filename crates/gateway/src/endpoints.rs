@@ -1,7 +1,8 @@
 //! Endpoints: what the routed revision looks like right now (ready instances,
-//! containerConcurrency, timeout, labels), and what to do when it has no ready
-//! instance. That decision lives in [`no_ready_instance`] on its own: today it answers
-//! 503; the activator replaces it with holding the request until an instance is ready.
+//! containerConcurrency, timeout, labels). A revision with endpoints but no ready
+//! instance (scaled to zero, or starting) holds its requests until one is ready (the
+//! activator's job, see `stack`); one the serving controllers published no endpoints
+//! for at all gets [`no_ready_instance`].
 
 use http::{Response, StatusCode};
 
@@ -10,8 +11,9 @@ use crate::config::RevisionEndpoints;
 use crate::metrics::RevisionLabels;
 use crate::route::Routed;
 
-/// What happens to a request whose revision has no ready instance: a 503 naming the
-/// revision. (The activator's job, later: hold it and trigger a scale-up instead.)
+/// The answer for a request routed to a revision the gateway has no endpoints for
+/// (not published by the serving controllers: being deleted, or not created yet): a
+/// 503 naming the revision.
 pub fn no_ready_instance(routed: &Routed) -> Response<Body> {
     text_response(
         StatusCode::SERVICE_UNAVAILABLE,

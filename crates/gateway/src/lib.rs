@@ -16,7 +16,8 @@
 //! | --- | --- |
 //! | [`observe`] | metrics and request log when the response body ends |
 //! | [`route`] | host → route → revision by weight; 404 for unknown hosts |
-//! | [`endpoints`] | the revision's endpoints; no ready instance → [`endpoints::no_ready_instance`] |
+//! | [`endpoints`] | the revision's endpoints; none published → [`endpoints::no_ready_instance`]; none ready → wait (activator) and poke [`stats`] |
+//! | [`stats`] | mean concurrency and request counts per revision for the autoscaler |
 //! | [`metrics`] | per-revision in-flight gauge, request counts and latencies |
 //! | [`timeout`] | `timeoutSeconds` to response headers → 504 |
 //! | [`balance`] | least-loaded instance, containerConcurrency slots, FIFO queue |
@@ -38,6 +39,7 @@ pub mod metrics;
 pub mod observe;
 pub mod route;
 mod stack;
+pub mod stats;
 pub mod timeout;
 
 use std::convert::Infallible;
@@ -170,6 +172,12 @@ impl Gateway {
     /// The gateway's metrics (rendered by [`Gateway::render_metrics`]).
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// The autoscaler's inputs: per-revision mean concurrency and request counts,
+    /// and pokes for revisions with requests waiting at zero instances.
+    pub fn stats(&self) -> &Arc<stats::ScalingStats> {
+        self.metrics.stats()
     }
 
     /// The per-revision instance pools (in-flight counts per instance).

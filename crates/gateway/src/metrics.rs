@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -17,6 +17,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::config::{Endpoints, RevisionEndpoints, RevisionKey};
+use crate::stats::{ConcurrencyMeter, ScalingStats};
 
 /// Knative's request-latency buckets (milliseconds), as in its `defaultLatencyDistribution`.
 pub const LATENCY_BUCKETS_MS: [f64; 25] = [
@@ -69,6 +70,8 @@ pub struct Metrics {
     /// Per-revision metric handles, so a request touches no label set (no string
     /// clones, no hashing of labels) on its way: see [`Metrics::revision`].
     revisions: RwLock<HashMap<RevisionKey, CachedRevision>>,
+    /// The autoscaler's inputs (mean concurrency, request counts, pokes).
+    stats: Arc<ScalingStats>,
 }
 
 struct CachedRevision {
@@ -125,14 +128,25 @@ impl Metrics {
             in_flight,
             ready_instances,
             revisions: RwLock::new(HashMap::new()),
+            stats: Arc::new(ScalingStats::default()),
         }
+    }
+
+    /// What the autoscaler scrapes: per-revision mean concurrency and requests.
+    pub fn stats(&self) -> &Arc<ScalingStats> {
+        &self.stats
     }
 
     /// The metric handles of a revision with these labels (made afresh: for the rare
     /// requests without endpoints; routed requests use [`Metrics::revision`]).
     pub fn revision_with_labels(&self, labels: RevisionLabels) -> Arc<RevisionMetrics> {
+        let key = RevisionKey {
+            namespace: labels.namespace_name.clone(),
+            name: labels.revision_name.clone(),
+        };
         Arc::new(RevisionMetrics {
             in_flight: self.in_flight.get_or_create_owned(&labels),
+            meter: self.stats.meter(&key),
             labels,
             codes: RwLock::new(Vec::new()),
             request_count: self.request_count.clone(),
@@ -194,7 +208,7 @@ impl Metrics {
     pub fn in_flight(&self, revision: &RevisionLabels) -> InFlightGuard {
         let gauge = self.in_flight.get_or_create_owned(revision);
         gauge.inc();
-        InFlightGuard { gauge }
+        InFlightGuard { gauge, meter: None }
     }
 
     /// Requests currently in flight for `revision` (as the gauge shows).
@@ -227,14 +241,19 @@ impl Metrics {
     }
 }
 
-/// Decrements the in-flight gauge of a revision when dropped.
+/// Decrements the in-flight gauge of a revision when dropped, and ends the
+/// request's in-flight time on the revision's concurrency meter.
 pub struct InFlightGuard {
     gauge: Gauge,
+    meter: Option<(Arc<ConcurrencyMeter>, Instant)>,
 }
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
         self.gauge.dec();
+        if let Some((meter, start)) = &self.meter {
+            meter.end(*start, Instant::now());
+        }
     }
 }
 
@@ -244,6 +263,8 @@ pub struct RevisionMetrics {
     /// The revision's labels (also in request logs).
     pub labels: RevisionLabels,
     in_flight: Gauge,
+    /// Mean concurrency for the autoscaler.
+    meter: Arc<ConcurrencyMeter>,
     /// Count and latency series per response code seen so far (a handful).
     codes: RwLock<Vec<(u16, Counter, Histogram)>>,
     request_count: Family<RequestLabels, Counter>,
@@ -277,11 +298,13 @@ impl RevisionMetrics {
         }
     }
 
-    /// Marks one request in flight until the guard is dropped.
-    pub fn in_flight(&self) -> InFlightGuard {
+    /// Marks one request, routed at `start`, in flight until the guard is dropped.
+    pub fn in_flight(&self, start: Instant) -> InFlightGuard {
         self.in_flight.inc();
+        self.meter.start(start);
         InFlightGuard {
             gauge: self.in_flight.clone(),
+            meter: Some((self.meter.clone(), start)),
         }
     }
 }

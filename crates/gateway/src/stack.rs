@@ -65,7 +65,7 @@ enum Decision {
 
 impl Stack {
     /// Host → route → revision (by weight) → its endpoints and metric handles.
-    fn decide(&self, req: &Request<Body>) -> Decision {
+    fn decide(&self, req: &Request<Body>, start: Instant) -> Decision {
         let answer = |resp| Decision::Answer {
             resp,
             routed: None,
@@ -100,19 +100,22 @@ impl Stack {
             .revisions
             .get(routed.revision())
             .cloned();
-        let ep = match ep {
-            Some(ep) if !ep.addresses.is_empty() => ep,
-            _ => {
-                let labels = labels_for(&routed, ep.as_deref());
-                return Decision::Answer {
-                    resp: no_ready_instance(&routed),
-                    revision: Some(self.metrics.revision_with_labels(labels)),
-                    routed: Some(routed),
-                };
-            }
+        let Some(ep) = ep else {
+            let labels = labels_for(&routed, None);
+            return Decision::Answer {
+                resp: no_ready_instance(&routed),
+                revision: Some(self.metrics.revision_with_labels(labels)),
+                routed: Some(routed),
+            };
         };
+        if ep.addresses.is_empty() {
+            // The activator's job: the request waits for an instance (in the pool's
+            // queue, within the revision timeout) and the autoscaler scales from zero
+            // now rather than at its next tick.
+            self.metrics.stats().poke(routed.revision());
+        }
         let revision = self.metrics.revision(routed.revision(), &ep);
-        let in_flight = revision.in_flight();
+        let in_flight = revision.in_flight(start);
         Decision::Forward(Ready {
             routed,
             ep,
@@ -158,7 +161,7 @@ impl Stack {
         let log = self.log.clone();
         // The forwarding future (waiting for a slot, the backend exchange) is big and
         // is boxed once, so the request's own future stays small when hyper moves it.
-        let step = match self.decide(&req) {
+        let step = match self.decide(&req, start) {
             Decision::Answer {
                 resp,
                 routed,
@@ -257,14 +260,20 @@ async fn balance_and_forward(
         let permit = match pool.acquire().await {
             Ok(permit) => permit,
             Err(err) => {
+                let rev = routed.revision();
+                let why = if ep.addresses.is_empty() {
+                    "has no ready instance yet".to_string()
+                } else {
+                    format!(
+                        "is at its concurrency limit (containerConcurrency {})",
+                        ep.container_concurrency
+                    )
+                };
                 let resp = text_response(
                     StatusCode::SERVICE_UNAVAILABLE,
                     format!(
-                        "skiff gateway: revision {}/{} is at its concurrency limit \
-                         (containerConcurrency {}): {err}\n",
-                        routed.revision().namespace,
-                        routed.revision().name,
-                        ep.container_concurrency
+                        "skiff gateway: revision {}/{} {why}: {err}\n",
+                        rev.namespace, rev.name
                     ),
                 );
                 return (resp, None, None);

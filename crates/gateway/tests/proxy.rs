@@ -415,11 +415,106 @@ async fn no_endpoints_gives_503() {
         body.contains("no ready instance of revision default/hello-00001"),
         "{body}"
     );
-    // An entry with no addresses is the same.
+}
+
+#[tokio::test]
+async fn requests_at_zero_wait_for_an_instance_and_poke_the_autoscaler() {
+    let b = Backend::start("cold").await;
+    let h = std::sync::Arc::new(
+        Harness::start(
+            table(&[(HOST, route(&[("cold", 100)], None))]),
+            endpoints(&[("cold", revision(&[], 0, T10))]),
+            opts(),
+        )
+        .await,
+    );
+    let held: Vec<_> = (0..3)
+        .map(|_| {
+            let h = h.clone();
+            tokio::spawn(async move { h.get(HOST, "/").await })
+        })
+        .collect();
+    // The first held request pokes at once (one poke for all of them).
+    let poked = tokio::time::timeout(T10, h.gateway.stats().poked())
+        .await
+        .expect("a poke for the revision at zero");
+    assert_eq!(poked.len(), 1);
+    assert_eq!(poked[0].name, "cold");
+    let labels = skiff_gateway::metrics::RevisionLabels {
+        namespace_name: "default".into(),
+        service_name: "hello".into(),
+        configuration_name: "hello".into(),
+        revision_name: "cold".into(),
+    };
+    wait_until(T10, "three requests held", || {
+        h.gateway.metrics().in_flight_now(&labels) == 3
+    })
+    .await;
+    // Held requests count as in flight for the autoscaler too.
+    let scraped = h.gateway.stats().scrape(Instant::now());
+    let (_, sample) = scraped.iter().find(|(k, _)| k.name == "cold").unwrap();
+    assert_eq!(sample.in_flight, 3);
+    assert_eq!(sample.requests, 3);
+    // An instance appears: every held request goes to it.
     h.endpoints
-        .send(endpoints(&[("hello-00001", revision(&[], 0, T10))]))
+        .send(endpoints(&[("cold", revision(&[b.addr], 0, T10))]))
         .unwrap();
-    assert_eq!(h.get(HOST, "/").await.0, StatusCode::SERVICE_UNAVAILABLE);
+    for t in held {
+        assert_eq!(t.await.unwrap(), (StatusCode::OK, "cold".into()));
+    }
+    assert_eq!(b.stats.requests.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn requests_held_at_zero_obey_the_revision_timeout() {
+    let h = Harness::start(
+        table(&[(HOST, route(&[("never", 100)], None))]),
+        endpoints(&[("never", revision(&[], 0, Duration::from_millis(300)))]),
+        opts(),
+    )
+    .await;
+    let start = Instant::now();
+    let (status, body) = h.get(HOST, "/").await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
+    assert!(body.contains("default/never"), "{body}");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "cut at the timeout"
+    );
+}
+
+#[tokio::test]
+async fn a_full_queue_at_zero_gives_503_naming_the_cause() {
+    let h = std::sync::Arc::new(
+        Harness::start(
+            table(&[(HOST, route(&[("zero", 100)], None))]),
+            endpoints(&[("zero", revision(&[], 0, T10))]),
+            GatewayOptions {
+                max_queued_per_revision: 1,
+                ..opts()
+            },
+        )
+        .await,
+    );
+    let first = {
+        let h = h.clone();
+        tokio::spawn(async move { h.get(HOST, "/").await })
+    };
+    let labels = skiff_gateway::metrics::RevisionLabels {
+        namespace_name: "default".into(),
+        service_name: "hello".into(),
+        configuration_name: "hello".into(),
+        revision_name: "zero".into(),
+    };
+    wait_until(T10, "first request held", || {
+        h.gateway.metrics().in_flight_now(&labels) == 1
+    })
+    .await;
+    let (status, body) = h.get(HOST, "/").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("has no ready instance yet"), "{body}");
+    assert!(body.contains("1 requests are already waiting"), "{body}");
+    first.abort();
 }
 
 #[tokio::test]
