@@ -85,6 +85,9 @@ pub struct GatewayOptions {
     /// Seed for the traffic-split rolls (reproducible splits in tests); `None` uses
     /// the thread-local RNG.
     pub split_seed: Option<u64>,
+    /// Where per-revision concurrency and pokes are recorded for the autoscaler
+    /// (shared with it; see [`stats`]).
+    pub stats: Arc<stats::ScalingStats>,
 }
 
 impl Default for GatewayOptions {
@@ -96,6 +99,7 @@ impl Default for GatewayOptions {
             drain_timeout: Duration::from_secs(30),
             backend_idle_timeout: Duration::from_secs(90),
             split_seed: None,
+            stats: Arc::default(),
         }
     }
 }
@@ -129,7 +133,7 @@ impl Gateway {
         endpoints: watch::Receiver<Arc<Endpoints>>,
         options: GatewayOptions,
     ) -> Gateway {
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::with_stats(options.stats.clone()));
         let balancer = Arc::new(Balancer::new(options.max_queued_per_revision));
         let log = RequestLog::start(&options.request_log);
         let backends = forward::backend_pool(options.backend_idle_timeout);

@@ -95,6 +95,11 @@ impl Default for Metrics {
 impl Metrics {
     /// A fresh registry with the gateway's metric families.
     pub fn new() -> Self {
+        Self::with_stats(Arc::default())
+    }
+
+    /// [`Metrics::new`] recording the autoscaler's inputs into `stats`.
+    pub fn with_stats(stats: Arc<ScalingStats>) -> Self {
         let mut registry = Registry::default();
         let request_count = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -128,7 +133,7 @@ impl Metrics {
             in_flight,
             ready_instances,
             revisions: RwLock::new(HashMap::new()),
-            stats: Arc::new(ScalingStats::default()),
+            stats,
         }
     }
 

@@ -103,6 +103,16 @@ pub struct InstanceStatus {
     pub ready_at: Option<jiff::Timestamp>,
 }
 
+/// What an instance uses right now, from its cgroup: the inputs of the HPA class
+/// of autoscaling (CPU and memory as a share of the container's requests).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ResourceUsage {
+    /// CPU time used since the instance's container started.
+    pub cpu_time: std::time::Duration,
+    /// Memory in use (bytes), as the cgroup accounts it.
+    pub memory_bytes: u64,
+}
+
 /// Runtime failures.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -134,6 +144,9 @@ pub trait Runtime: Send + Sync + 'static {
     fn list(&self) -> Vec<InstanceStatus>;
     /// Every status change of any instance, as it happens.
     fn subscribe(&self) -> broadcast::Receiver<InstanceStatus>;
+    /// CPU and memory the instance's container uses now (`None` if unknown, e.g.
+    /// stopped). Sampled twice, the CPU time gives the usage rate.
+    fn usage(&self, id: &str) -> Option<ResourceUsage>;
     /// The instance's output (stdout and stderr interleaved, as kubectl logs shows it).
     async fn logs(
         &self,

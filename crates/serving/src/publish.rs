@@ -10,6 +10,7 @@ use futures::StreamExt;
 use kube::api::Api;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{watcher, WatchStreamExt};
+use kube::ResourceExt;
 use skiff_api::v1::{Revision, Route};
 use skiff_gateway::config::{Endpoints, GatewayConfig, HostRoute, RevisionEndpoints};
 use skiff_runtime::{Phase, RevisionKey};
@@ -176,8 +177,22 @@ pub(crate) async fn publish_endpoints(ctx: Arc<Ctx>, tx: watch::Sender<Arc<Endpo
     }
 }
 
+/// Endpoints of every revision that exists and is not being deleted: its ready
+/// instances (none when scaled to zero or starting: the gateway then holds requests
+/// until one is ready), containerConcurrency, timeout and labels.
 fn endpoints(ctx: &Ctx, revisions: &reflector::Store<Revision>) -> Endpoints {
-    let mut out: HashMap<RevisionKey, RevisionEndpoints> = HashMap::new();
+    let mut out: HashMap<RevisionKey, RevisionEndpoints> = revisions
+        .state()
+        .iter()
+        .filter(|rev| rev.metadata.deletion_timestamp.is_none())
+        .map(|rev| {
+            let key = RevisionKey {
+                namespace: rev.namespace().unwrap_or_default(),
+                name: rev.name_any(),
+            };
+            (key, revision_endpoints(rev))
+        })
+        .collect();
     for inst in ctx.runtime.list() {
         let (Phase::Ready, Some(addr)) = (inst.phase, inst.address) else {
             continue;
@@ -191,21 +206,9 @@ fn endpoints(ctx: &Ctx, revisions: &reflector::Store<Revision>) -> Endpoints {
         if uid.is_some() && uid != rev.metadata.uid.as_ref() {
             continue;
         }
-        out.entry(inst.revision.clone())
-            .or_insert_with(|| RevisionEndpoints {
-                addresses: vec![],
-                container_concurrency: rev.spec.container_concurrency.unwrap_or(0).max(0) as u32,
-                timeout: Duration::from_secs(
-                    rev.spec
-                        .timeout_seconds
-                        .unwrap_or(skiff_api::admission::DEFAULT_TIMEOUT_SECONDS)
-                        .max(0) as u64,
-                ),
-                service: label(&rev.metadata, SERVICE_LABEL).to_string(),
-                configuration: label(&rev.metadata, CONFIGURATION_LABEL).to_string(),
-            })
-            .addresses
-            .push(addr);
+        if let Some(ep) = out.get_mut(&inst.revision) {
+            ep.addresses.push(addr);
+        }
     }
     Endpoints {
         revisions: out
@@ -215,5 +218,21 @@ fn endpoints(ctx: &Ctx, revisions: &reflector::Store<Revision>) -> Endpoints {
                 (k, Arc::new(v))
             })
             .collect(),
+    }
+}
+
+/// A revision's endpoints without addresses.
+fn revision_endpoints(rev: &Revision) -> RevisionEndpoints {
+    RevisionEndpoints {
+        addresses: vec![],
+        container_concurrency: rev.spec.container_concurrency.unwrap_or(0).max(0) as u32,
+        timeout: Duration::from_secs(
+            rev.spec
+                .timeout_seconds
+                .unwrap_or(skiff_api::admission::DEFAULT_TIMEOUT_SECONDS)
+                .max(0) as u64,
+        ),
+        service: label(&rev.metadata, SERVICE_LABEL).to_string(),
+        configuration: label(&rev.metadata, CONFIGURATION_LABEL).to_string(),
     }
 }

@@ -386,6 +386,13 @@ impl Runtime for LocalRuntime {
         self.shared.events.subscribe()
     }
 
+    fn usage(&self, id: &str) -> Option<crate::ResourceUsage> {
+        if !self.shared.instances.lock().unwrap().contains_key(id) {
+            return None;
+        }
+        self.shared.cgroup(id).usage()
+    }
+
     async fn logs(
         &self,
         id: &str,

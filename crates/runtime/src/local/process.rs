@@ -271,6 +271,37 @@ impl Cgroup {
         }
     }
 
+    /// CPU time and memory in use, from `cpu.stat` + `memory.current` (v2) or
+    /// `cpuacct.usage` + `memory.usage_in_bytes` (v1); `None` if the cgroup is gone.
+    pub fn usage(&self) -> Option<crate::ResourceUsage> {
+        let read = |p: PathBuf| std::fs::read_to_string(p).ok();
+        if Self::is_v2() {
+            let dir = self.dir("");
+            let usec: u64 = read(dir.join("cpu.stat"))?.lines().find_map(|l| {
+                l.strip_prefix("usage_usec ")
+                    .and_then(|v| v.trim().parse().ok())
+            })?;
+            let memory = read(dir.join("memory.current"))?.trim().parse().ok()?;
+            Some(crate::ResourceUsage {
+                cpu_time: std::time::Duration::from_micros(usec),
+                memory_bytes: memory,
+            })
+        } else {
+            let nanos: u64 = read(self.dir("cpuacct").join("cpuacct.usage"))?
+                .trim()
+                .parse()
+                .ok()?;
+            let memory = read(self.dir("memory").join("memory.usage_in_bytes"))?
+                .trim()
+                .parse()
+                .ok()?;
+            Some(crate::ResourceUsage {
+                cpu_time: std::time::Duration::from_nanos(nanos),
+                memory_bytes: memory,
+            })
+        }
+    }
+
     /// The `oom_kill` count of the memory controller (0 when unknown).
     pub fn oom_kills(&self) -> u64 {
         let file = if Self::is_v2() {

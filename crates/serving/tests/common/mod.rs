@@ -32,6 +32,8 @@ pub struct FakeRuntime {
     pub instances: Mutex<BTreeMap<String, InstanceStatus>>,
     pub started: Mutex<Vec<InstanceSpec>>,
     pub stopped: Mutex<Vec<String>>,
+    /// What `usage` reports per instance id (tests set it).
+    pub usage: Mutex<BTreeMap<String, skiff_runtime::ResourceUsage>>,
     tx: broadcast::Sender<InstanceStatus>,
     next: AtomicU32,
 }
@@ -41,6 +43,7 @@ impl FakeRuntime {
         Arc::new(FakeRuntime {
             instances: Mutex::new(BTreeMap::new()),
             started: Mutex::new(vec![]),
+            usage: Mutex::new(BTreeMap::new()),
             stopped: Mutex::new(vec![]),
             tx: broadcast::channel(1024).0,
             next: AtomicU32::new(1),
@@ -85,6 +88,10 @@ fn env(spec: &InstanceSpec, name: &str) -> Option<String> {
 
 #[async_trait::async_trait]
 impl Runtime for FakeRuntime {
+    fn usage(&self, id: &str) -> Option<skiff_runtime::ResourceUsage> {
+        self.usage.lock().unwrap().get(id).copied()
+    }
+
     async fn start(&self, spec: InstanceSpec) -> Result<InstanceStatus, RuntimeError> {
         let n = self.next.fetch_add(1, Ordering::SeqCst);
         let id = format!("inst-{n}");
