@@ -4,10 +4,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use futures::StreamExt;
-use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::Api;
-use kube::runtime::watcher;
 use tokio::sync::watch;
 
 use crate::labels::{LEGACY_VISIBILITY_LABEL, VISIBILITY_CLUSTER_LOCAL, VISIBILITY_LABEL};
@@ -114,43 +110,24 @@ pub fn http_url(host: &str, port: Option<u16>) -> String {
 /// Keeps `tx` in step with `config-domain` in the system namespace, so Routes pick up
 /// new domains without a restart (the Route controller re-reconciles on every change).
 pub(crate) async fn watch_config_domain(ctx: Arc<Ctx>, tx: watch::Sender<Arc<DomainConfig>>) {
-    let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ctx.options.system_namespace);
-    let cfg = watcher::Config::default().fields(&format!("metadata.name={CONFIG_DOMAIN}"));
     let default = ctx.options.domain.clone();
-    let mut seen: Option<ConfigMap> = None;
-    let mut init: Option<ConfigMap> = None;
-    let mut events = watcher(api, cfg).boxed();
-    while let Some(ev) = events.next().await {
-        let ev = match ev {
-            Ok(ev) => ev,
-            Err(e) => {
-                tracing::debug!(error = %e, "config-domain watch failed; retrying");
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                continue;
-            }
-        };
-        match ev {
-            watcher::Event::Apply(cm) if is_config_domain(&cm) => seen = Some(cm),
-            watcher::Event::Delete(cm) if is_config_domain(&cm) => seen = None,
-            watcher::Event::Init => init = None,
-            watcher::Event::InitApply(cm) if is_config_domain(&cm) => init = Some(cm),
-            watcher::Event::InitDone => seen = init.take(),
-            _ => continue,
-        }
-        let next = DomainConfig::from_data(seen.as_ref().and_then(|cm| cm.data.as_ref()), &default);
-        tx.send_if_modified(|cur| {
-            if **cur == next {
-                false
-            } else {
-                *cur = Arc::new(next);
-                true
-            }
-        });
-    }
-}
-
-fn is_config_domain(cm: &ConfigMap) -> bool {
-    cm.metadata.name.as_deref() == Some(CONFIG_DOMAIN)
+    crate::config_map::follow_config_map(
+        ctx.client.clone(),
+        &ctx.options.system_namespace,
+        CONFIG_DOMAIN,
+        |data| {
+            let next = DomainConfig::from_data(data, &default);
+            tx.send_if_modified(|cur| {
+                if **cur == next {
+                    false
+                } else {
+                    *cur = Arc::new(next);
+                    true
+                }
+            });
+        },
+    )
+    .await;
 }
 
 #[cfg(test)]

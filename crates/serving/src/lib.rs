@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 mod conditions;
+mod config_map;
 mod configuration;
 mod domain;
 mod instance;
