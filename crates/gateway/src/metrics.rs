@@ -67,6 +67,8 @@ pub struct Metrics {
     request_latencies: HistogramFamily,
     in_flight: Family<RevisionLabels, Gauge>,
     ready_instances: Family<RevisionLabels, Gauge>,
+    /// The autoscaler's decisions per revision (Knative autoscaler metric names).
+    autoscaler: AutoscalerFamilies,
     /// Per-revision metric handles, so a request touches no label set (no string
     /// clones, no hashing of labels) on its way: see [`Metrics::revision`].
     revisions: RwLock<HashMap<RevisionKey, CachedRevision>>,
@@ -126,7 +128,9 @@ impl Metrics {
             "Ready instances of a revision that the gateway can send requests to",
             ready_instances.clone(),
         );
+        let autoscaler = AutoscalerFamilies::register(&mut registry);
         Metrics {
+            autoscaler,
             registry,
             request_count,
             request_latencies,
@@ -237,12 +241,133 @@ impl Metrics {
         }
     }
 
+    /// Publishes the autoscaler's latest decision for a revision.
+    pub fn set_autoscaler(&self, labels: &RevisionLabels, report: &AutoscalerReport) {
+        let a = &self.autoscaler;
+        a.desired_pods
+            .get_or_create(labels)
+            .set(report.desired_pods);
+        a.actual_pods.get_or_create(labels).set(report.actual_pods);
+        a.panic_mode
+            .get_or_create(labels)
+            .set(i64::from(report.panic_mode));
+        a.stable_request_concurrency
+            .get_or_create(labels)
+            .set(report.stable_request_concurrency);
+        a.panic_request_concurrency
+            .get_or_create(labels)
+            .set(report.panic_request_concurrency);
+        a.target_concurrency_per_pod
+            .get_or_create(labels)
+            .set(report.target_concurrency_per_pod);
+        a.excess_burst_capacity
+            .get_or_create(labels)
+            .set(report.excess_burst_capacity);
+    }
+
+    /// Drops the autoscaler series of a revision that is gone.
+    pub fn forget_autoscaler(&self, labels: &RevisionLabels) {
+        let a = &self.autoscaler;
+        a.desired_pods.remove(labels);
+        a.actual_pods.remove(labels);
+        a.panic_mode.remove(labels);
+        a.stable_request_concurrency.remove(labels);
+        a.panic_request_concurrency.remove(labels);
+        a.target_concurrency_per_pod.remove(labels);
+        a.excess_burst_capacity.remove(labels);
+    }
+
     /// The registry in OpenMetrics text format.
     pub fn render(&self) -> String {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String cannot fail");
         out
+    }
+}
+
+/// One autoscaler decision, as `/metrics` shows it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct AutoscalerReport {
+    /// Instances the autoscaler wants.
+    pub desired_pods: i64,
+    /// Ready instances.
+    pub actual_pods: i64,
+    /// Whether the revision is in panic mode.
+    pub panic_mode: bool,
+    /// Mean concurrency over the stable window.
+    pub stable_request_concurrency: f64,
+    /// Mean concurrency over the panic window.
+    pub panic_request_concurrency: f64,
+    /// The per-instance concurrency the autoscaler aims at.
+    pub target_concurrency_per_pod: f64,
+    /// Spare capacity beyond the target burst capacity (negative: the activator is
+    /// in the request path).
+    pub excess_burst_capacity: f64,
+}
+
+type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
+
+/// Knative's autoscaler metrics (`desired_pods`, `actual_pods`, `panic_mode`,
+/// `stable_request_concurrency`, `panic_request_concurrency`,
+/// `target_concurrency_per_pod`, `excess_burst_capacity`).
+struct AutoscalerFamilies {
+    desired_pods: Family<RevisionLabels, Gauge>,
+    actual_pods: Family<RevisionLabels, Gauge>,
+    panic_mode: Family<RevisionLabels, Gauge>,
+    stable_request_concurrency: Family<RevisionLabels, FloatGauge>,
+    panic_request_concurrency: Family<RevisionLabels, FloatGauge>,
+    target_concurrency_per_pod: Family<RevisionLabels, FloatGauge>,
+    excess_burst_capacity: Family<RevisionLabels, FloatGauge>,
+}
+
+impl AutoscalerFamilies {
+    fn register(registry: &mut Registry) -> Self {
+        let f = AutoscalerFamilies {
+            desired_pods: Family::default(),
+            actual_pods: Family::default(),
+            panic_mode: Family::default(),
+            stable_request_concurrency: Family::default(),
+            panic_request_concurrency: Family::default(),
+            target_concurrency_per_pod: Family::default(),
+            excess_burst_capacity: Family::default(),
+        };
+        registry.register(
+            "desired_pods",
+            "Number of pods autoscaler wants to allocate",
+            f.desired_pods.clone(),
+        );
+        registry.register(
+            "actual_pods",
+            "Number of pods that are allocated currently",
+            f.actual_pods.clone(),
+        );
+        registry.register(
+            "panic_mode",
+            "1 if autoscaler is in panic mode, 0 otherwise",
+            f.panic_mode.clone(),
+        );
+        registry.register(
+            "stable_request_concurrency",
+            "Average of requests count per observed pod over the stable window",
+            f.stable_request_concurrency.clone(),
+        );
+        registry.register(
+            "panic_request_concurrency",
+            "Average of requests count per observed pod over the panic window",
+            f.panic_request_concurrency.clone(),
+        );
+        registry.register(
+            "target_concurrency_per_pod",
+            "The desired number of concurrent requests for each pod",
+            f.target_concurrency_per_pod.clone(),
+        );
+        registry.register(
+            "excess_burst_capacity",
+            "Excess burst capacity observed over the stable window",
+            f.excess_burst_capacity.clone(),
+        );
+        f
     }
 }
 
@@ -347,5 +472,43 @@ mod tests {
         };
         assert_eq!(bucket("10.0").as_deref(), Some("0"), "{text}");
         assert_eq!(bucket("20.0").as_deref(), Some("1"), "{text}");
+    }
+
+    #[test]
+    fn autoscaler_decisions_render_with_knative_names_and_go_away() {
+        let m = Metrics::new();
+        let rev = RevisionLabels {
+            namespace_name: "default".into(),
+            service_name: "hello".into(),
+            configuration_name: "hello".into(),
+            revision_name: "hello-00001".into(),
+        };
+        m.set_autoscaler(
+            &rev,
+            &AutoscalerReport {
+                desired_pods: 3,
+                actual_pods: 2,
+                panic_mode: true,
+                stable_request_concurrency: 1.5,
+                panic_request_concurrency: 4.25,
+                target_concurrency_per_pod: 70.0,
+                excess_burst_capacity: -11.0,
+            },
+        );
+        let text = m.render();
+        let labels = "{namespace_name=\"default\",service_name=\"hello\",configuration_name=\"hello\",revision_name=\"hello-00001\"}";
+        for line in [
+            format!("desired_pods{labels} 3"),
+            format!("actual_pods{labels} 2"),
+            format!("panic_mode{labels} 1"),
+            format!("stable_request_concurrency{labels} 1.5"),
+            format!("panic_request_concurrency{labels} 4.25"),
+            format!("target_concurrency_per_pod{labels} 70.0"),
+            format!("excess_burst_capacity{labels} -11.0"),
+        ] {
+            assert!(text.contains(&line), "{line} missing in\n{text}");
+        }
+        m.forget_autoscaler(&rev);
+        assert!(!m.render().contains("desired_pods{"), "{}", m.render());
     }
 }
