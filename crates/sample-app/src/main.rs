@@ -13,7 +13,7 @@
 //! (`/healthz` answers 500).
 //!
 //! Endpoints: `/` (and any unknown path, as helloworld-go does), `/sleep?ms=N`,
-//! `/crash`, `/stream?chunks=N&interval_ms=M`, `/healthz`, `/env`, `/echo` (the
+//! `/burn?ms=N` (busy CPU), `/crash`, `/stream?chunks=N&interval_ms=M`, `/healthz`, `/env`, `/echo` (the
 //! request body back), `/ws` (WebSocket echo).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -276,6 +276,18 @@ fn handle(
             let ms = req.query_u64("ms").unwrap_or(0);
             std::thread::sleep(Duration::from_millis(ms));
             let msg = format!("slept {ms} ms\n");
+            write_response(w, 200, "OK", text, msg.as_bytes(), keep_alive)?;
+            Ok(200)
+        }
+        "/burn" => {
+            // Busy CPU for `ms` milliseconds (the HPA class scales on CPU use).
+            let ms = req.query_u64("ms").unwrap_or(100);
+            let until = Instant::now() + Duration::from_millis(ms);
+            let mut spins: u64 = 0;
+            while Instant::now() < until {
+                spins = std::hint::black_box(spins.wrapping_add(1));
+            }
+            let msg = format!("burned {ms} ms of CPU\n");
             write_response(w, 200, "OK", text, msg.as_bytes(), keep_alive)?;
             Ok(200)
         }
