@@ -3,6 +3,7 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
+use crate::autoscaling::v1alpha1::PodAutoscaler;
 use crate::serving::v1::{Configuration, Revision, Route, Service};
 
 /// A fingerprint of the sources the built-in CRDs come from; each built-in CRD carries
@@ -13,11 +14,12 @@ pub const BUILTIN_CRDS_FINGERPRINT: &str = env!("SKIFF_CRD_FINGERPRINT");
 pub const FINGERPRINT_ANNOTATION: &str = "skiff.dev/crd-fingerprint";
 
 /// The names of the built-in CRDs, known without generating them.
-pub const BUILTIN_CRD_NAMES: [&str; 4] = [
+pub const BUILTIN_CRD_NAMES: [&str; 5] = [
     "services.serving.knative.dev",
     "configurations.serving.knative.dev",
     "revisions.serving.knative.dev",
     "routes.serving.knative.dev",
+    "podautoscalers.autoscaling.internal.knative.dev",
 ];
 
 /// The built-in CRDs as generated from the Rust types, stored in the source tree so a
@@ -25,9 +27,9 @@ pub const BUILTIN_CRD_NAMES: [&str; 4] = [
 /// `embedded_crds_match_the_types` keeps the file in step with the types.
 const EMBEDDED_CRDS: &str = include_str!("../crds/knative-serving.json");
 
-/// All built-in CustomResourceDefinitions: the four Knative Serving v1 kinds,
-/// with Knative's names, short names, categories and printer columns, each carrying the
-/// [`FINGERPRINT_ANNOTATION`].
+/// All built-in CustomResourceDefinitions: the four Knative Serving v1 kinds and
+/// Knative's PodAutoscaler, with Knative's names, short names, categories and printer
+/// columns, each carrying the [`FINGERPRINT_ANNOTATION`].
 pub fn builtin_crds() -> Vec<CustomResourceDefinition> {
     let mut crds: Vec<CustomResourceDefinition> =
         serde_json::from_str(EMBEDDED_CRDS).expect("crds/knative-serving.json holds valid CRDs");
@@ -51,6 +53,7 @@ pub fn generate_builtin_crds() -> Vec<CustomResourceDefinition> {
         Configuration::crd(),
         Revision::crd(),
         Route::crd(),
+        PodAutoscaler::crd(),
     ]
 }
 
@@ -107,10 +110,11 @@ mod tests {
                 "services.serving.knative.dev",
                 "configurations.serving.knative.dev",
                 "revisions.serving.knative.dev",
-                "routes.serving.knative.dev"
+                "routes.serving.knative.dev",
+                "podautoscalers.autoscaling.internal.knative.dev",
             ]
         );
-        for crd in &crds {
+        for crd in &crds[..4] {
             let yaml = serde_yaml::to_string(crd).unwrap();
             assert!(yaml.contains("group: serving.knative.dev"), "{yaml}");
             let back: CustomResourceDefinition = serde_yaml::from_str(&yaml).unwrap();
@@ -187,6 +191,24 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["URL", "Ready", "Reason"]
         );
+        let pa = &crds[4];
+        assert_eq!(pa.spec.group, "autoscaling.internal.knative.dev");
+        assert_eq!(pa.spec.scope, "Namespaced");
+        assert_eq!(pa.spec.names.short_names.as_deref().unwrap(), ["kpa", "pa"]);
+        assert_eq!(pa.spec.versions[0].name, "v1alpha1");
+        assert!(pa.spec.versions[0]
+            .subresources
+            .as_ref()
+            .unwrap()
+            .status
+            .is_some());
+        assert_eq!(
+            columns(pa).iter().map(|c| c.0.as_str()).collect::<Vec<_>>(),
+            ["DesiredScale", "ActualScale", "Ready", "Reason"]
+        );
+        let back: CustomResourceDefinition =
+            serde_yaml::from_str(&serde_yaml::to_string(pa).unwrap()).unwrap();
+        assert_eq!(&back, pa);
     }
 
     fn schema(crd: &CustomResourceDefinition) -> Value {

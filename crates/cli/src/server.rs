@@ -206,6 +206,8 @@ async fn start_serving(
     app.pod_logs.set(Arc::new(RuntimeLogs(runtime.clone())));
 
     let client = skiff_apiserver::in_process_client(app.clone());
+    // The gateway records per-revision concurrency and pokes; the autoscaler reads them.
+    let scaling_stats = Arc::new(skiff_gateway::ScalingStats::default());
     let url_port = match args.gateway_addr.port() {
         80 => None,
         p => Some(p),
@@ -217,6 +219,7 @@ async fn start_serving(
         skiff_serving::ServingOptions {
             domain: args.domain.clone(),
             url_port,
+            scaling_stats: scaling_stats.clone(),
             ..Default::default()
         },
     )
@@ -232,6 +235,7 @@ async fn start_serving(
         serving.endpoints.clone(),
         skiff_gateway::GatewayOptions {
             request_log,
+            stats: scaling_stats,
             ..Default::default()
         },
     );

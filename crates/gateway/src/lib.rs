@@ -62,7 +62,9 @@ pub use crate::config::{
     Endpoints, GatewayConfig, HostRoute, RevisionEndpoints, RevisionKey, Split,
 };
 pub use crate::forward::ConnInfo;
+pub use crate::metrics::{AutoscalerReport, RevisionLabels};
 pub use crate::observe::RequestLogSink;
+pub use crate::stats::{Sample, ScalingStats};
 
 use crate::backend::BackendPool;
 use crate::balance::Balancer;
@@ -193,6 +195,7 @@ impl Gateway {
     /// gauges refreshed from the current endpoints.
     pub fn render_metrics(&self) -> String {
         self.metrics.set_ready_instances(&self.endpoints.borrow());
+        self.metrics.sync_autoscaler();
         self.metrics.render()
     }
 

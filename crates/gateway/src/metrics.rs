@@ -241,6 +241,23 @@ impl Metrics {
         }
     }
 
+    /// Shows the autoscaler's decisions as [`ScalingStats`] holds them now (series
+    /// of revisions it no longer reports are dropped).
+    pub fn sync_autoscaler(&self) {
+        let reports = self.stats.reports();
+        let a = &self.autoscaler;
+        a.desired_pods.clear();
+        a.actual_pods.clear();
+        a.panic_mode.clear();
+        a.stable_request_concurrency.clear();
+        a.panic_request_concurrency.clear();
+        a.target_concurrency_per_pod.clear();
+        a.excess_burst_capacity.clear();
+        for (labels, report) in &reports {
+            self.set_autoscaler(labels, report);
+        }
+    }
+
     /// Publishes the autoscaler's latest decision for a revision.
     pub fn set_autoscaler(&self, labels: &RevisionLabels, report: &AutoscalerReport) {
         let a = &self.autoscaler;

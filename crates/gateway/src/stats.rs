@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use crate::config::RevisionKey;
+use crate::metrics::{AutoscalerReport, RevisionLabels};
 
 /// Integrates one revision's in-flight requests over time.
 #[derive(Debug)]
@@ -122,12 +123,14 @@ impl ConcurrencyMeter {
     }
 }
 
-/// Every revision's meter, and the pokes of revisions with requests waiting at zero.
+/// Every revision's meter, the pokes of revisions with requests waiting at zero, and
+/// (the other way) the autoscaler's latest decisions for `/metrics`.
 #[derive(Debug, Default)]
 pub struct ScalingStats {
     meters: RwLock<HashMap<RevisionKey, Arc<ConcurrencyMeter>>>,
     poked: Mutex<HashSet<RevisionKey>>,
     pokes: Notify,
+    reports: Mutex<HashMap<RevisionKey, (RevisionLabels, AutoscalerReport)>>,
 }
 
 impl ScalingStats {
@@ -162,6 +165,24 @@ impl ScalingStats {
         if fresh {
             self.pokes.notify_one();
         }
+    }
+
+    /// The autoscaler's latest decision for revision `key` (shown on `/metrics`).
+    pub fn report(&self, key: &RevisionKey, labels: RevisionLabels, report: AutoscalerReport) {
+        self.reports
+            .lock()
+            .unwrap()
+            .insert(key.clone(), (labels, report));
+    }
+
+    /// Forgets the decisions of a revision that is gone.
+    pub fn forget_report(&self, key: &RevisionKey) {
+        self.reports.lock().unwrap().remove(key);
+    }
+
+    /// Every revision's latest decision.
+    pub fn reports(&self) -> Vec<(RevisionLabels, AutoscalerReport)> {
+        self.reports.lock().unwrap().values().cloned().collect()
     }
 
     /// Waits for pokes and returns the revisions poked since the last call.

@@ -50,6 +50,11 @@ impl<'a> Conditions<'a> {
         self.get(t).is_some_and(|c| c.status == TRUE)
     }
 
+    /// Whether `t` is `False`.
+    pub fn is_false(&self, t: &str) -> bool {
+        self.get(t).is_some_and(|c| c.status == FALSE)
+    }
+
     /// Sets condition `t`; a no-op when nothing but the time would change.
     pub fn set(&mut self, t: &str, status: &str, reason: &str, message: &str) {
         self.set_with_severity(t, status, reason, message, None);

@@ -6,9 +6,9 @@
 //! the crate three ways:
 //!
 //! * API objects and their `status` (conditions with Knative's types and reasons);
-//! * instances, through the [`skiff_runtime::Runtime`] trait (a fixed count per revision
-//!   for now: `autoscaling.knative.dev/min-scale` or 1 for revisions that take traffic or
-//!   are their Configuration's latest, 0 for the rest);
+//! * instances, through the [`skiff_runtime::Runtime`] trait: as many as the
+//!   revision's PodAutoscaler says (Knative's KPA or HPA class, see `autoscaling`)
+//!   for revisions that take traffic or are their Configuration's latest, 0 for the rest;
 //! * the gateway's routing table and endpoints, on `tokio::sync::watch` channels
 //!   ([`skiff_gateway::config::GatewayConfig`], [`skiff_gateway::config::Endpoints`]).
 //!
@@ -16,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+mod autoscaling;
 mod conditions;
 mod config_map;
 mod configuration;
@@ -33,7 +34,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use skiff_autoscaler::AutoscalerConfig;
 use skiff_gateway::config::{Endpoints, GatewayConfig};
+use skiff_gateway::ScalingStats;
 use skiff_runtime::{ImageRootfs, Runtime};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -97,6 +100,10 @@ pub struct ServingOptions {
     pub resync: Duration,
     /// Time source.
     pub clock: Arc<dyn Clock>,
+    /// The gateway's per-revision concurrency and pokes (the autoscaler's inputs),
+    /// and where the autoscaler's decisions are shown on `/metrics`. Share it with
+    /// the gateway ([`skiff_gateway::GatewayOptions::stats`]).
+    pub scaling_stats: Arc<ScalingStats>,
 }
 
 impl Default for ServingOptions {
@@ -108,6 +115,7 @@ impl Default for ServingOptions {
             system_namespace: "knative-serving".into(),
             resync: Duration::from_secs(300),
             clock: Arc::new(SystemClock),
+            scaling_stats: Arc::default(),
         }
     }
 }
@@ -154,6 +162,8 @@ pub(crate) struct Ctx {
     pub images: Arc<dyn ImageSource>,
     pub options: ServingOptions,
     pub domain: watch::Receiver<Arc<DomainConfig>>,
+    /// `config-autoscaler`, as it is now.
+    pub autoscaler_config: watch::Receiver<Arc<AutoscalerConfig>>,
     pub routes: Arc<publish::RouteTable>,
     /// Unpacked images by digested reference, so starting more instances pulls nothing.
     pub image_cache: Mutex<HashMap<String, ImageRootfs>>,
@@ -171,17 +181,21 @@ pub async fn run(
     let (gateway_tx, gateway_rx) = watch::channel(Arc::new(GatewayConfig::default()));
     let (endpoints_tx, endpoints_rx) = watch::channel(Arc::new(Endpoints::default()));
     let (domain_tx, domain_rx) = watch::channel(Arc::new(DomainConfig::new(&options.domain)));
+    let (autoscaler_tx, autoscaler_rx) = watch::channel(Arc::new(AutoscalerConfig::default()));
     let ctx = Arc::new(Ctx {
         client: client.clone(),
         runtime,
         images,
         options,
         domain: domain_rx,
+        autoscaler_config: autoscaler_rx,
         routes: Arc::new(publish::RouteTable::new(gateway_tx)),
         image_cache: Mutex::new(HashMap::new()),
     });
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(domain::watch_config_domain(ctx.clone(), domain_tx));
+    tasks.spawn(autoscaling::watch_config(ctx.clone(), autoscaler_tx));
+    tasks.spawn(autoscaling::run(ctx.clone()));
     tasks.spawn(service::run(ctx.clone()));
     tasks.spawn(configuration::run(ctx.clone()));
     tasks.spawn(revision::run(ctx.clone()));

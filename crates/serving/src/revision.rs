@@ -1,6 +1,7 @@
 //! The Revision controller (knative/serving `pkg/reconciler/revision`, with the
-//! Deployment/PodAutoscaler layers folded in): resolves image digests once, keeps the
-//! wanted number of instances running on the [`skiff_runtime::Runtime`], and reports
+//! Deployment layer folded in): resolves image digests once, keeps a PodAutoscaler per
+//! Revision, runs as many instances on the [`skiff_runtime::Runtime`] as that
+//! PodAutoscaler's `desiredScale` says (see `autoscaling`), and reports
 //! `ResourcesAvailable`, `ContainerHealthy`, `Active` and `Ready` with Knative's reasons.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -9,11 +10,17 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::Api;
+use kube::api::PostParams;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::ResourceExt;
+use skiff_api::autoscaling::v1alpha1::{
+    PodAutoscaler, PodAutoscalerSpec, ScaleTargetRef, CONDITION_ACTIVE, REACHABILITY_REACHABLE,
+    REACHABILITY_UNREACHABLE,
+};
 use skiff_api::v1::{Configuration, ContainerStatus, Revision, RevisionStatus, Route};
 use skiff_runtime::{ImageRootfs, InstanceSpec, InstanceStatus, Phase, RevisionKey};
 use tokio::sync::broadcast::error::RecvError;
@@ -21,9 +28,8 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::conditions::{ConditionSet, Conditions, FALSE, TRUE, UNKNOWN};
 use crate::instance::{prepare, serving_container};
 use crate::labels::{
-    annotation, label, parse_go_duration, pod_name, CONFIGURATION_LABEL,
-    LEGACY_MIN_SCALE_ANNOTATION, MIN_SCALE_ANNOTATION, PROGRESS_DEADLINE_ANNOTATION,
-    REVISION_UID_LABEL,
+    annotation, controller_ref, label, parse_go_duration, pod_name, CONFIGURATION_LABEL,
+    LAST_APPLIED_ANNOTATION, PROGRESS_DEADLINE_ANNOTATION, REVISION_LABEL, REVISION_UID_LABEL,
 };
 use crate::{Ctx, Error};
 
@@ -71,6 +77,10 @@ pub(crate) async fn run(ctx: Arc<Ctx>) {
     )
     .flatten();
     controller
+        .owns(
+            Api::<PodAutoscaler>::all(client.clone()),
+            watcher::Config::default(),
+        )
         .watches(
             Api::<Route>::all(client.clone()),
             watcher::Config::default(),
@@ -199,12 +209,33 @@ async fn reconcile_instances(
         }
     }
 
-    // 2. How many instances: a fixed scale while it takes traffic or may become ready.
-    let desired = if takes_traffic(ctx, rev).await? || is_latest_created(ctx, rev).await? {
-        min_scale(rev)
-    } else {
-        0
+    // 2. How many instances: what the PodAutoscaler decided, while a route sends the
+    //    revision traffic or it is its Configuration's latest (it must become ready);
+    //    none otherwise. Before the autoscaler's first decision, the initial scale.
+    let reachable = takes_traffic(ctx, rev).await? || is_latest_created(ctx, rev).await?;
+    let pa = ensure_pod_autoscaler(ctx, rev, reachable).await?;
+    let initial_scale = {
+        let config = ctx.autoscaler_config.borrow().clone();
+        crate::autoscaling::scaling_of(&pa, &config).initial_scale as usize
     };
+    let pa_status = pa.status.as_ref();
+    let desired = if !reachable {
+        0
+    } else {
+        pa_status
+            .and_then(|s| s.desired_scale)
+            .map_or(initial_scale, |d| d.max(0) as usize)
+    };
+    let pa_active = pa_status
+        .and_then(|s| s.status.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == CONDITION_ACTIVE))
+        .map(|c| {
+            (
+                c.status.clone(),
+                c.reason.clone().unwrap_or_default(),
+                c.message.clone().unwrap_or_default(),
+            )
+        });
 
     // 3. Converge the runtime.
     for inst in ctx.runtime.list() {
@@ -252,15 +283,34 @@ async fn reconcile_instances(
         conds.set(CONTAINER_HEALTHY, TRUE, "", "");
         conds.set_with_severity(ACTIVE, TRUE, "", "", Some("Info"));
     } else if desired == 0 {
-        conds.set_with_severity(
-            ACTIVE,
-            FALSE,
-            "NoTraffic",
-            "The target is not receiving traffic.",
-            Some("Info"),
-        );
+        // The autoscaler's reason when it scaled to zero (NoTraffic, TimedOut);
+        // NoTraffic for a revision no route references.
+        let (reason, message) = pa_active
+            .filter(|(status, reason, _)| status == FALSE && !reason.is_empty())
+            .map(|(_, reason, message)| (reason, message))
+            .unwrap_or_else(|| {
+                (
+                    "NoTraffic".into(),
+                    "The target is not receiving traffic.".into(),
+                )
+            });
+        conds.set_with_severity(ACTIVE, FALSE, &reason, &message, Some("Info"));
+        if reachable && initial_scale == 0 && !conds.is_false(RESOURCES_AVAILABLE) {
+            // initial-scale 0 (allow-zero-initial-scale): the scale target is
+            // initialised at zero, as Knative's PodAutoscaler says.
+            conds.set(RESOURCES_AVAILABLE, TRUE, "", "");
+            if !conds.is_false(CONTAINER_HEALTHY) {
+                conds.set(CONTAINER_HEALTHY, TRUE, "", "");
+            }
+        }
     } else {
-        conds.set_with_severity(ACTIVE, UNKNOWN, "Deploying", "", Some("Info"));
+        match pa_active.filter(|(status, reason, _)| status == UNKNOWN && !reason.is_empty()) {
+            // Scaling from zero: the autoscaler's reason (Queued).
+            Some((_, reason, message)) if conds.is_true(RESOURCES_AVAILABLE) => {
+                conds.set_with_severity(ACTIVE, UNKNOWN, &reason, &message, Some("Info"))
+            }
+            _ => conds.set_with_severity(ACTIVE, UNKNOWN, "Deploying", "", Some("Info")),
+        }
         match live.iter().find_map(crash) {
             Some((reason, message)) => conds.set(CONTAINER_HEALTHY, FALSE, &reason, &message),
             None if !conds.is_true(CONTAINER_HEALTHY) => {
@@ -471,14 +521,66 @@ async fn is_latest_created(ctx: &Ctx, rev: &Revision) -> Result<bool, Error> {
     }))
 }
 
-/// `autoscaling.knative.dev/min-scale`, at least 1.
-fn min_scale(rev: &Revision) -> usize {
-    [MIN_SCALE_ANNOTATION, LEGACY_MIN_SCALE_ANNOTATION]
-        .iter()
-        .find_map(|k| annotation(&rev.metadata, k))
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .unwrap_or(1)
-        .max(1)
+/// The Revision's PodAutoscaler (Knative's `makePA`): created if missing, its spec
+/// and annotations kept in step with the Revision and its reachability.
+async fn ensure_pod_autoscaler(
+    ctx: &Ctx,
+    rev: &Revision,
+    reachable: bool,
+) -> Result<PodAutoscaler, Error> {
+    let ns = rev.namespace().unwrap_or_default();
+    let name = rev.name_any();
+    let api: Api<PodAutoscaler> = Api::namespaced(ctx.client.clone(), &ns);
+    let spec = PodAutoscalerSpec {
+        container_concurrency: rev.spec.container_concurrency.unwrap_or(0),
+        scale_target_ref: ScaleTargetRef {
+            api_version: Some("apps/v1".into()),
+            kind: Some("Deployment".into()),
+            name: Some(format!("{name}-deployment")),
+        },
+        reachability: Some(
+            if reachable {
+                REACHABILITY_REACHABLE
+            } else {
+                REACHABILITY_UNREACHABLE
+            }
+            .into(),
+        ),
+        protocol_type: Some("http1".into()),
+    };
+    let mut annotations = rev.metadata.annotations.clone().unwrap_or_default();
+    annotations.remove(LAST_APPLIED_ANNOTATION);
+    let mut labels = rev.metadata.labels.clone().unwrap_or_default();
+    labels.insert(REVISION_LABEL.into(), name.clone());
+    labels.insert(REVISION_UID_LABEL.into(), rev.uid().unwrap_or_default());
+    match api.get_opt(&name).await? {
+        Some(pa)
+            if pa.spec == spec
+                && pa.metadata.annotations.clone().unwrap_or_default() == annotations =>
+        {
+            Ok(pa)
+        }
+        Some(mut pa) => {
+            pa.spec = spec;
+            pa.metadata.annotations = Some(annotations);
+            Ok(api.replace(&name, &PostParams::default(), &pa).await?)
+        }
+        None => {
+            let pa = PodAutoscaler {
+                metadata: ObjectMeta {
+                    name: Some(name.clone()),
+                    namespace: Some(ns),
+                    labels: Some(labels),
+                    annotations: Some(annotations),
+                    owner_references: Some(vec![controller_ref(rev)]),
+                    ..Default::default()
+                },
+                spec,
+                status: None,
+            };
+            Ok(api.create(&PostParams::default(), &pa).await?)
+        }
+    }
 }
 
 fn progress_deadline(ctx: &Ctx, rev: &Revision) -> Duration {

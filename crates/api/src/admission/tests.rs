@@ -446,6 +446,111 @@ fn template_autoscaling_annotation_values() {
     );
 }
 
+#[test]
+fn template_autoscaling_annotations_follow_knative() {
+    let ann = |pairs: Value| {
+        svc_errs(|v| v["spec"]["template"]["metadata"] = json!({ "annotations": pairs }))
+    };
+    let field = |k: &str| format!("spec.template.metadata.annotations.autoscaling.knative.dev/{k}");
+    let errs = ann(json!({"autoscaling.knative.dev/class": "foo.knative.dev"}));
+    assert_err(
+        &errs,
+        &field("class"),
+        FieldErrorReason::Invalid,
+        "invalid value: foo.knative.dev",
+    );
+    let errs = ann(json!({
+        "autoscaling.knative.dev/metric": "cpu",
+        "autoscaling.knative.dev/window": "5s",
+        "autoscaling.knative.dev/panic-window-percentage": "202",
+        "autoscaling.knative.dev/panic-threshold-percentage": "109",
+        "autoscaling.knative.dev/target-utilization-percentage": "0",
+        "autoscaling.knative.dev/target-burst-capacity": "-2",
+        "autoscaling.knative.dev/scale-down-delay": "1.5s",
+        "autoscaling.knative.dev/scale-to-zero-pod-retention-period": "2h",
+        "autoscaling.knative.dev/activation-scale": "0",
+        "autoscaling.knative.dev/min-scale": "-1"
+    }));
+    let cases = [
+        ("metric", "invalid value: cpu"),
+        ("window", "expected 6s <= 5s <= 1h0m0s"),
+        ("panic-window-percentage", "expected 1 <= 202 <= 100"),
+        ("panic-threshold-percentage", "expected 110 <= 109 <= 1000"),
+        ("target-utilization-percentage", "expected 1 <= 0 <= 100"),
+        ("target-burst-capacity", "invalid value: -2"),
+        (
+            "scale-down-delay",
+            "must be specified with at most second precision",
+        ),
+        (
+            "scale-to-zero-pod-retention-period",
+            "expected 0s <= 2h <= 1h0m0s",
+        ),
+        ("activation-scale", "expected 1 <= 0 <= 2147483647"),
+        ("min-scale", "expected 0 <= -1 <= 2147483647"),
+    ];
+    for (key, message) in cases {
+        assert_err(&errs, &field(key), FieldErrorReason::Invalid, message);
+    }
+    assert_eq!(errs.len(), cases.len(), "{errs:#?}");
+
+    // Legacy camelCase keys are checked too, under the key as written.
+    let errs = ann(json!({"autoscaling.knative.dev/maxScale": "lots"}));
+    assert_err(
+        &errs,
+        &field("maxScale"),
+        FieldErrorReason::Invalid,
+        "invalid value: lots",
+    );
+
+    // HPA metrics are fine with the HPA class; a good set of annotations passes.
+    assert!(ann(json!({
+        "autoscaling.knative.dev/class": "hpa.autoscaling.knative.dev",
+        "autoscaling.knative.dev/metric": "memory",
+        "autoscaling.knative.dev/target": "256"
+    }))
+    .is_empty());
+    assert!(ann(json!({
+        "autoscaling.knative.dev/minScale": "1",
+        "autoscaling.knative.dev/max-scale": "10",
+        "autoscaling.knative.dev/activation-scale": "3",
+        "autoscaling.knative.dev/window": "2m",
+        "autoscaling.knative.dev/scale-down-delay": "30s",
+        "autoscaling.knative.dev/metric": "rps",
+        "autoscaling.knative.dev/target": "50"
+    }))
+    .is_empty());
+    // Without the ConfigMap, initial-scale 0 is left to the autoscaler.
+    assert!(ann(json!({"autoscaling.knative.dev/initial-scale": "0"})).is_empty());
+    let errs = ann(json!({"autoscaling.knative.dev/initial-scale": "-1"}));
+    assert_err(
+        &errs,
+        &field("initial-scale"),
+        FieldErrorReason::Invalid,
+        "invalid value: -1",
+    );
+}
+
+#[test]
+fn revision_autoscaling_annotations_are_validated() {
+    let rev = json!({
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Revision",
+        "metadata": {
+            "name": "hello-00001",
+            "annotations": {"autoscaling.knative.dev/window": "soon"}
+        },
+        "spec": {"containers": [{"image": "app"}]}
+    });
+    let errs = admit_kind("Revision", rev).1;
+    assert_err(
+        &errs,
+        "metadata.annotations.autoscaling.knative.dev/window",
+        FieldErrorReason::Invalid,
+        "invalid value: soon",
+    );
+}
+
 // ----- template name -----------------------------------------------------------------
 
 #[test]

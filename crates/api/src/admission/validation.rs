@@ -308,43 +308,22 @@ fn verify_owner(e: &mut Errs, key: &str, val: &str, kind: &str, owners: &[(Strin
     }
 }
 
-/// The most common `autoscaling.knative.dev/*` annotation checks.
+/// Knative's `autoscaling.ValidateAnnotations` (see [`skiff_autoscaler::validate_annotations`]).
+/// Admission has no `config-autoscaler` ConfigMap, so the defaults apply, except that
+/// the checks which depend on the ConfigMap are skipped: `initial-scale: "0"` (allowed
+/// or not by `allow-zero-initial-scale`) and `max-scale-limit` (0, no limit).
 fn validate_autoscaling_annotations(
     e: &mut Errs,
     annotations: &BTreeMap<String, String>,
     path: &str,
 ) {
-    let get = |keys: &[&str]| -> Option<(String, String)> {
-        keys.iter()
-            .map(|k| format!("{AUTOSCALING_GROUP}/{k}"))
-            .find_map(|k| annotations.get(&k).map(|v| (k, v.clone())))
+    let config = skiff_autoscaler::AutoscalerConfig {
+        allow_zero_initial_scale: true,
+        max_scale_limit: 0,
+        ..Default::default()
     };
-    let mut scale = |keys: &[&str]| -> Option<(String, i64)> {
-        let (k, v) = get(keys)?;
-        match v.parse::<i32>() {
-            Ok(n) if n >= 0 => Some((k, n as i64)),
-            _ => {
-                e.invalid_value(join(path, &k), &v);
-                None
-            }
-        }
-    };
-    let min = scale(&["min-scale", "minScale"]);
-    let max = scale(&["max-scale", "maxScale"]);
-    scale(&["initial-scale", "initialScale"]);
-    if let (Some((_, min)), Some((max_key, max))) = (&min, &max) {
-        if *max != 0 && max < min {
-            e.generic(
-                join(path, max_key),
-                format!("max-scale={max} is less than min-scale={min}"),
-            );
-        }
-    }
-    if let Some((k, v)) = get(&["target"]) {
-        match v.parse::<f64>() {
-            Ok(t) if t >= 0.01 => {}
-            _ => e.invalid_value(join(path, &k), &v),
-        }
+    for err in skiff_autoscaler::validate_annotations(annotations, &config) {
+        e.generic(join(path, &err.key), err.message);
     }
 }
 
