@@ -484,3 +484,35 @@ async fn oversized_bodies_get_413() {
         .await;
     assert_eq!(now["data"]["small"].as_str().unwrap().len(), 60 * 1024);
 }
+
+#[tokio::test]
+async fn invalid_autoscaling_settings_are_refused() {
+    let s = TestServer::start();
+    let h = Http::new(&s);
+    // (skiff creates Knative's system namespace at start, as Knative's install does.)
+    let cms = "/api/v1/namespaces/knative-serving/configmaps";
+    // Knative's ConfigMap webhook: a stable window under 6 s is refused, nothing stored.
+    let got = h
+        .post_json(
+            cms,
+            &json!({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": "config-autoscaler"},
+                    "data": {"stable-window": "1s"}}),
+        )
+        .await;
+    assert_status(&got, 422, "Invalid", Some("data.stable-window"));
+    assert_eq!(h.list(cms).await.1, 0);
+
+    // A template annotation out of range, named with its full key.
+    let spec = json!({"template": {
+        "metadata": {"annotations": {"autoscaling.knative.dev/max-scale": "-1"}},
+        "spec": {"containers": [container()]}}});
+    let got = h.post_json(KSVC, &ksvc("hello", spec)).await;
+    assert_status(
+        &got,
+        422,
+        "Invalid",
+        Some("spec.template.metadata.annotations.autoscaling.knative.dev/max-scale"),
+    );
+    assert_eq!(h.list(KSVC).await.1, 0);
+}

@@ -99,6 +99,33 @@ pub fn format_errors(errors: &[FieldError]) -> String {
     format!("validation failed: {}", parts.join("; "))
 }
 
+/// Knative's ConfigMap webhook: `config-autoscaler` in the system namespace must
+/// parse (a refused ConfigMap changes nothing; the running settings stay).
+fn validate_config_map(obj: &Value) -> Result<(), Vec<FieldError>> {
+    let meta = &obj["metadata"];
+    if meta["namespace"].as_str() != Some(SYSTEM_NAMESPACE)
+        || meta["name"].as_str() != Some(skiff_autoscaler::config::CONFIG_MAP_NAME)
+    {
+        return Ok(());
+    }
+    let data: std::collections::BTreeMap<String, String> = obj
+        .get("data")
+        .and_then(|d| serde_json::from_value(d.clone()).ok())
+        .unwrap_or_default();
+    skiff_autoscaler::AutoscalerConfig::from_config_map(&data)
+        .map(|_| ())
+        .map_err(|e| {
+            vec![FieldError::new(
+                format!("data.{}", e.key),
+                FieldErrorReason::Invalid,
+                e.message,
+            )]
+        })
+}
+
+/// Knative's system namespace, where its ConfigMaps live.
+pub const SYSTEM_NAMESPACE: &str = "knative-serving";
+
 /// Knative webhook behaviour for group/kind: default `obj` in place, then validate it.
 /// `old` is the stored object on update (None on create). Returns all errors found.
 /// Kinds it does not know → `Ok(())` (object untouched).
@@ -108,6 +135,9 @@ pub fn admit(
     obj: &mut Value,
     old: Option<&Value>,
 ) -> Result<(), Vec<FieldError>> {
+    if group.is_empty() && kind == "ConfigMap" {
+        return validate_config_map(obj);
+    }
     if group != crate::serving::v1::GROUP {
         return Ok(());
     }

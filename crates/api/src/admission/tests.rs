@@ -1345,3 +1345,22 @@ fn as_revision(svc: &Value) -> Value {
         "spec": svc["spec"]["template"]["spec"].clone(),
     })
 }
+
+#[test]
+fn config_autoscaler_must_parse() {
+    let mut cm = json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "config-autoscaler", "namespace": "knative-serving"},
+        "data": {"stable-window": "2s"}
+    });
+    let errs = crate::admission::admit("", "ConfigMap", &mut cm, None).unwrap_err();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].field, "data.stable-window");
+    assert!(errs[0].message.contains("stable-window"), "{errs:?}");
+    cm["data"]["stable-window"] = json!("10s");
+    assert!(crate::admission::admit("", "ConfigMap", &mut cm, None).is_ok());
+    // Other ConfigMaps (and namesakes elsewhere) are not Knative's.
+    cm["data"]["stable-window"] = json!("2s");
+    cm["metadata"]["namespace"] = json!("default");
+    assert!(crate::admission::admit("", "ConfigMap", &mut cm, None).is_ok());
+}
