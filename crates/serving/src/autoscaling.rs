@@ -129,7 +129,12 @@ pub(crate) async fn run(ctx: Arc<Ctx>) {
                 record_samples(&ctx, &stats, &mut states);
                 Vec::new()
             }
-            _ = tick.tick() => states.keys().cloned().collect(),
+            // Revisions idle at zero need no tick: a poke or a change wakes them.
+            _ = tick.tick() => states
+                .iter()
+                .filter(|(_, s)| s.pa.desired_scale() > 0 || s.last_ready > 0)
+                .map(|(k, _)| k.clone())
+                .collect(),
             keys = stats.poked() => {
                 let now = Instant::now();
                 keys.into_iter()
@@ -163,8 +168,12 @@ pub(crate) async fn run(ctx: Arc<Ctx>) {
             }
         };
         forget_deleted(&store, &stats, &mut states);
+        if due.is_empty() {
+            continue;
+        }
+        let live = instances(&ctx);
         for key in due {
-            evaluate(&ctx, &store, &stats, &mut states, &key).await;
+            evaluate(&ctx, &store, &stats, &mut states, &live, &key).await;
         }
     }
 }
@@ -290,6 +299,7 @@ async fn evaluate(
     store: &Store<PodAutoscaler>,
     stats: &ScalingStats,
     states: &mut HashMap<RevisionKey, Scaled>,
+    live: &HashMap<RevisionKey, Vec<skiff_runtime::InstanceStatus>>,
     key: &RevisionKey,
 ) {
     let Some(pa) = store.get(&ObjectRef::new(&key.name).within(&key.namespace)) else {
@@ -300,8 +310,9 @@ async fn evaluate(
     }
     let config = ctx.autoscaler_config.borrow().clone();
     let scaling = scaling_of(&pa, &config);
-    let live = instances(ctx).remove(key).unwrap_or_default();
-    let ready = live.iter().filter(|i| i.phase == Phase::Ready).count() as u32;
+    let ready = live
+        .get(key)
+        .map_or(0, |v| v.iter().filter(|i| i.phase == Phase::Ready).count()) as u32;
     let now = Instant::now();
     if !states.contains_key(key) && scaling.class == Class::Hpa {
         // Read once: the Revision (and so its resources) never changes.
