@@ -108,6 +108,7 @@ async fn scales_to_zero_after_the_grace_period_and_back_on_a_request() {
     let answer = env.get(&host("idle"), "/").await.unwrap();
     assert_eq!(answer, (200, "Hello Zero!\n".to_string()));
     let cold = started.elapsed();
+    eprintln!("cold start through skiff: {cold:?}");
     assert!(cold < Duration::from_secs(5), "cold start took {cold:?}");
     assert_eq!(pods(&env, "idle").len(), 1);
     wait_for(&env, Duration::from_secs(10), "active again", || {

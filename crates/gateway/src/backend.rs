@@ -81,6 +81,24 @@ pub enum BackendError {
     Http(#[from] hyper::Error),
 }
 
+/// A request that failed, and the request itself if it was never sent.
+#[derive(Debug)]
+pub struct SendError {
+    /// What went wrong.
+    pub error: BackendError,
+    /// The request, when it never reached the instance (safe to send elsewhere).
+    pub unsent: Option<Request<Body>>,
+}
+
+impl SendError {
+    fn sent(error: hyper::Error) -> Self {
+        SendError {
+            error: error.into(),
+            unsent: None,
+        }
+    }
+}
+
 impl BackendPool {
     /// A pool keeping idle connections for `idle_timeout`, at most
     /// `max_idle_per_instance` per instance (more than the gateway's client
@@ -154,12 +172,13 @@ impl BackendPool {
 
     /// Sends `req` to the instance at `addr` on a pooled (or new) connection and
     /// returns the response, whose body drives the connection and returns it to the
-    /// pool when it has ended.
+    /// pool when it has ended. When the request never left (the instance refused the
+    /// connection), the error gives it back so it can go to another instance.
     pub async fn send(
         self: &Arc<Self>,
         addr: SocketAddr,
         req: Request<Body>,
-    ) -> Result<Response<Body>, BackendError> {
+    ) -> Result<Response<Body>, SendError> {
         let mut req = req;
         // A pooled connection may turn out closed when the request is handed to it;
         // then the request was not sent and goes on a new connection.
@@ -171,7 +190,15 @@ impl BackendPool {
                     pooled = false;
                     // Boxed: a new connection is rare (keep-alive), and its future is big;
                     // inline, it would make every request's future as big.
-                    Box::pin(Self::connect(addr)).await?
+                    match Box::pin(Self::connect(addr)).await {
+                        Ok(conn) => conn,
+                        Err(error) => {
+                            return Err(SendError {
+                                error,
+                                unsent: Some(req),
+                            })
+                        }
+                    }
                 }
             };
             match exchange(conn, req).await {
@@ -190,9 +217,9 @@ impl BackendPool {
                         req = unsent;
                         pooled = false;
                     }
-                    None => return Err(err.into_error().into()),
+                    None => return Err(SendError::sent(err.into_error())),
                 },
-                Err(err) => return Err(err.into_error().into()),
+                Err(err) => return Err(SendError::sent(err.into_error())),
             }
         }
     }

@@ -154,6 +154,12 @@ impl Pool {
         rx.await.map_err(|_| AcquireError::Closed)
     }
 
+    /// A slot on the least loaded instance, if one is free now (no waiting).
+    pub fn try_acquire(self: &Arc<Self>) -> Option<Permit> {
+        let mut st = self.state.lock().unwrap();
+        self.take(&mut st)
+    }
+
     /// A permit on the least loaded instance with a free slot, if any.
     fn take(self: &Arc<Self>, st: &mut PoolState) -> Option<Permit> {
         let n = st.instances.len();
@@ -273,6 +279,23 @@ impl Permit {
     /// The instance this permit is for.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The instance refused a connection (crashed, or stopping): it gets no new
+    /// requests until the endpoints are published again; the slot is freed.
+    pub fn fail(self) {
+        {
+            let mut st = self.pool.state.lock().unwrap();
+            if let Some(inst) = st.instances.iter_mut().find(|i| i.addr == self.addr) {
+                inst.ready = false;
+            }
+        }
+        drop(self);
+    }
+
+    /// The pool this permit came from (to take another slot after [`Permit::fail`]).
+    pub fn pool(&self) -> Arc<Pool> {
+        self.pool.clone()
     }
 }
 

@@ -11,7 +11,11 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri, Version};
 use hyper_util::rt::TokioIo;
 
-use crate::backend::BackendPool;
+use crate::backend::{BackendPool, SendError};
+use crate::balance::Permit;
+
+/// How many instances a request tries when instances refuse its connection.
+const CONNECT_ATTEMPTS: u32 = 3;
 use crate::body::{text_response, Body};
 use crate::route::Routed;
 
@@ -198,29 +202,67 @@ pub fn backend_pool(pool_idle_timeout: Duration) -> Arc<BackendPool> {
 /// The rewriting before and after the exchange is synchronous ([`prepare`],
 /// [`finish`]), so this future holds little more than the exchange itself: it is
 /// part of every request's future, which is moved (copied) when it is boxed.
-pub(crate) async fn forward<P: Send + 'static>(
+pub(crate) async fn forward(
     pool: &Arc<BackendPool>,
     proto: &'static str,
     req: Request<Body>,
-    addr: SocketAddr,
-    permit: &mut Option<P>,
+    permit: &mut Option<Permit>,
     routed: Option<&Routed>,
     conn: Option<ConnInfo>,
-) -> Response<Body> {
-    let (backend_req, client_upgrade) = match prepare(req, proto, conn) {
+) -> (Response<Body>, Option<SocketAddr>) {
+    let Some(mut addr) = permit.as_ref().map(Permit::addr) else {
+        return (
+            text_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "skiff gateway: no instance slot for the request\n".into(),
+            ),
+            None,
+        );
+    };
+    let (mut backend_req, client_upgrade) = match prepare(req, proto, conn) {
         Ok(prepared) => prepared,
-        Err(resp) => return resp,
+        Err(resp) => return (resp, Some(addr)),
     };
-    let sent = match &client_upgrade {
-        None => pool.send(addr, backend_req).await,
+    if client_upgrade.is_some() {
         // Boxed: rare, and its future would enlarge every request's.
-        Some(_) => Box::pin(pool.send_upgrade(addr, backend_req))
+        let sent = Box::pin(pool.send_upgrade(addr, backend_req))
             .await
-            .map(|resp| resp.map(Body::incoming)),
-    };
-    match sent {
-        Ok(resp) => finish(resp, client_upgrade, addr, permit),
-        Err(err) => bad_gateway(&err, addr, routed),
+            .map(|resp| resp.map(Body::incoming));
+        let resp = match sent {
+            Ok(resp) => finish(resp, client_upgrade, addr, permit),
+            Err(err) => bad_gateway(&err, addr, routed),
+        };
+        return (resp, Some(addr));
+    }
+    let mut attempts = 1;
+    loop {
+        match pool.send(addr, backend_req).await {
+            Ok(resp) => return (finish(resp, None, addr, permit), Some(addr)),
+            Err(SendError {
+                error,
+                unsent: Some(unsent),
+            }) if attempts < CONNECT_ATTEMPTS => {
+                // The instance refused the connection (it crashed or is stopping) and
+                // the request never left: send it to another instance with a free
+                // slot, if there is one now.
+                tracing::debug!(%addr, %error, "instance refused the connection; trying another");
+                let Some(failed) = permit.take() else {
+                    return (bad_gateway(&error, addr, routed), Some(addr));
+                };
+                let instances = failed.pool();
+                failed.fail();
+                match instances.try_acquire() {
+                    Some(next) => {
+                        addr = next.addr();
+                        *permit = Some(next);
+                    }
+                    None => return (bad_gateway(&error, addr, routed), Some(addr)),
+                }
+                backend_req = unsent;
+                attempts += 1;
+            }
+            Err(err) => return (bad_gateway(&err.error, addr, routed), Some(addr)),
+        }
     }
 }
 
@@ -313,11 +355,11 @@ fn bad_gateway(
 /// The instance's response as the client gets it: hop-by-hop headers removed, and
 /// for an accepted upgrade, a tunnel task copying bytes between both upgraded
 /// connections (holding `permit` while it lives).
-fn finish<P: Send + 'static>(
+fn finish(
     mut resp: Response<Body>,
     client_upgrade: Option<hyper::upgrade::OnUpgrade>,
     addr: SocketAddr,
-    permit: &mut Option<P>,
+    permit: &mut Option<Permit>,
 ) -> Response<Body> {
     let upgraded = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
     match (upgraded, client_upgrade) {

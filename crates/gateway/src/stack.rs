@@ -279,10 +279,9 @@ async fn balance_and_forward(
                 return (resp, None, None);
             }
         };
-        let addr = permit.addr();
         let mut permit = Some(permit);
-        let resp = forward(&backends, proto, req, addr, &mut permit, Some(routed), conn).await;
-        (resp, permit, Some(addr))
+        let (resp, addr) = forward(&backends, proto, req, &mut permit, Some(routed), conn).await;
+        (resp, permit, addr)
     };
     // Pinned where it is: the timeout wraps a pointer to it, not a moved copy.
     let work = std::pin::pin!(work);

@@ -536,6 +536,26 @@ async fn unreachable_instance_gives_502() {
 }
 
 #[tokio::test]
+async fn a_refused_connection_is_retried_on_another_instance() {
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let b = Backend::start("alive").await;
+    let h = Harness::start(
+        table(&[(HOST, route(&[("two", 100)], None))]),
+        endpoints(&[("two", revision(&[dead, b.addr], 0, T10))]),
+        opts(),
+    )
+    .await;
+    // Round robin sends some requests to the dead instance first: none fails.
+    for _ in 0..10 {
+        assert_eq!(h.get(HOST, "/").await, (StatusCode::OK, "alive".into()));
+    }
+    assert_eq!(b.stats.requests.load(Ordering::SeqCst), 10);
+}
+
+#[tokio::test]
 async fn metrics_show_knative_request_counts() {
     let (_b, h) = one_backend("hello-00001", 0, T10).await;
     for _ in 0..3 {
