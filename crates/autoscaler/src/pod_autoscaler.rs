@@ -979,3 +979,43 @@ mod tests {
         assert_eq!(ConditionStatus::Unknown.as_str(), "Unknown");
     }
 }
+
+#[cfg(test)]
+mod burst_from_zero {
+    use super::*;
+    use crate::AutoscalerConfig;
+    use std::collections::BTreeMap;
+
+    /// 190 requests held at zero for a containerConcurrency-10 revision: one poke
+    /// starts one instance at once; the first second of data asks for all of them
+    /// (⌈190 / (10 × 0.7)⌉ = 28) in panic mode.
+    #[test]
+    fn first_second_of_data_sizes_the_burst() {
+        let mut config = AutoscalerConfig::default();
+        config.allow_zero_initial_scale = true;
+        let annotations = BTreeMap::from([(
+            "autoscaling.knative.dev/initial-scale".to_string(),
+            "0".to_string(),
+        )]);
+        let scaling = RevisionScaling::resolve(&config, &annotations, 10);
+        let t0 = Instant::now();
+        let mut pa = PodAutoscaler::new(t0, &scaling);
+        assert_eq!(pa.tick(t0, 0, &scaling).desired_scale, 0);
+        assert!(pa.poke(t0));
+        let d = pa.tick(t0, 0, &scaling);
+        assert_eq!(d.desired_scale, 1);
+        assert_eq!(d.active.reason, REASON_QUEUED);
+        let t1 = t0 + Duration::from_secs(1);
+        pa.record(
+            t1,
+            Sample {
+                concurrency: 190.0,
+                requests: 200.0,
+            },
+        );
+        let d = pa.tick(t1, 1, &scaling);
+        assert_eq!(d.desired_scale, 28, "{d:?}");
+        assert!(d.panic_mode);
+        assert!(d.activator_in_path);
+    }
+}

@@ -108,6 +108,22 @@ async fn interrupted() {
     }
 }
 
+/// Gives memory the allocator holds but no longer uses back to the OS, every 10 s.
+/// glibc keeps freed memory in its per-thread arenas; after a burst of traffic that
+/// would stay resident for good, so an idle server would not shrink back.
+async fn return_freed_memory() {
+    let mut every = tokio::time::interval(Duration::from_secs(10));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only walks the allocator's own free lists.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
+}
+
 /// Runs `skiff server` until interrupted.
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
@@ -162,7 +178,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         tasks.push(tokio::spawn(gateway.clone().serve_admin(admin, stopped())));
     }
 
+    let trimmer = tokio::spawn(return_freed_memory());
     interrupted().await;
+    trimmer.abort();
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     if let Some((_, runtime, serving)) = serving_parts {

@@ -125,10 +125,9 @@ pub(crate) async fn run(ctx: Arc<Ctx>) {
             .min()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         let due: Vec<RevisionKey> = tokio::select! {
-            _ = scrape.tick() => {
-                record_samples(&ctx, &stats, &mut states);
-                Vec::new()
-            }
+            // Revisions with more load than their scale targets are looked at right
+            // after the scrape (a burst is sized within a second, not at the next tick).
+            _ = scrape.tick() => record_samples(&ctx, &stats, &mut states),
             // Revisions idle at zero need no tick: a poke or a change wakes them.
             _ = tick.tick() => states
                 .iter()
@@ -197,8 +196,14 @@ fn instances(ctx: &Ctx) -> HashMap<RevisionKey, Vec<skiff_runtime::InstanceStatu
 }
 
 /// One second of traffic for every revision (zeros included: silence is data), and
-/// for the HPA class the instances' resource use.
-fn record_samples(ctx: &Ctx, stats: &ScalingStats, states: &mut HashMap<RevisionKey, Scaled>) {
+/// for the HPA class the instances' resource use. Returns the revisions whose load
+/// exceeds what their current scale targets.
+fn record_samples(
+    ctx: &Ctx,
+    stats: &ScalingStats,
+    states: &mut HashMap<RevisionKey, Scaled>,
+) -> Vec<RevisionKey> {
+    let mut under_provisioned = Vec::new();
     let now = Instant::now();
     let mut scraped: HashMap<RevisionKey, skiff_gateway::Sample> =
         stats.scrape(now).into_iter().collect();
@@ -221,12 +226,22 @@ fn record_samples(ctx: &Ctx, stats: &ScalingStats, states: &mut HashMap<Revision
                 requests,
             },
         );
+        let observed = match s.scaling.metric {
+            Metric::Rps => requests,
+            _ => concurrency,
+        };
+        if s.scaling.class == Class::Kpa
+            && observed > f64::from(s.pa.desired_scale()) * s.scaling.target
+        {
+            under_provisioned.push(key.clone());
+        }
         if s.scaling.class == Class::Hpa {
             if let Some(v) = resource_usage(ctx, s, live.get(key).map_or(&[][..], |v| v), now) {
                 s.pa.record_resource_usage(now, v);
             }
         }
     }
+    under_provisioned
 }
 
 /// The HPA metric of a revision: mean CPU use in % of the container's CPU request

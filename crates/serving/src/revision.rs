@@ -146,9 +146,7 @@ async fn reconcile(rev: Arc<Revision>, ctx: Arc<Ctx>) -> Result<Action, Error> {
         name: name.clone(),
     };
     if rev.metadata.deletion_timestamp.is_some() {
-        for inst in instances_of(&ctx, &key) {
-            stop(&ctx, &inst.id).await;
-        }
+        stop_all(&ctx, instances_of(&ctx, &key)).await;
         return Ok(Action::await_change());
     }
     let mut status: RevisionStatus = rev.status.clone().unwrap_or_default();
@@ -238,16 +236,20 @@ async fn reconcile_instances(
         });
 
     // 3. Converge the runtime.
-    for inst in ctx.runtime.list() {
-        let stale = inst.revision == *key
-            && inst
-                .labels
-                .get(REVISION_UID_LABEL)
-                .is_some_and(|u| *u != uid);
-        if stale || (inst.revision == *key && inst.phase == Phase::Terminated) {
-            stop(ctx, &inst.id).await;
-        }
-    }
+    let gone: Vec<InstanceStatus> = ctx
+        .runtime
+        .list()
+        .into_iter()
+        .filter(|inst| {
+            let stale = inst.revision == *key
+                && inst
+                    .labels
+                    .get(REVISION_UID_LABEL)
+                    .is_some_and(|u| *u != uid);
+            stale || (inst.revision == *key && inst.phase == Phase::Terminated)
+        })
+        .collect();
+    stop_all(ctx, gone).await;
     let mut live = instances_of(ctx, key);
     let mut blocked = None;
     if live.len() < desired {
@@ -268,9 +270,7 @@ async fn reconcile_instances(
         // Stop the ones not serving first.
         live.sort_by_key(|i| i.phase == Phase::Ready);
         let excess = live.len() - desired;
-        for inst in live.drain(..excess) {
-            stop(ctx, &inst.id).await;
-        }
+        stop_all(ctx, live.drain(..excess).collect()).await;
     }
 
     // 4. Report.
@@ -598,6 +598,12 @@ fn instances_of(ctx: &Ctx, key: &RevisionKey) -> Vec<InstanceStatus> {
         .collect()
 }
 
+/// Stops instances concurrently: each stop drains its instance first (about a
+/// second), which must not add up over many instances.
+async fn stop_all(ctx: &Ctx, instances: Vec<InstanceStatus>) {
+    futures::future::join_all(instances.iter().map(|inst| stop(ctx, &inst.id))).await;
+}
+
 async fn stop(ctx: &Ctx, id: &str) {
     match ctx.runtime.stop(id).await {
         Ok(()) | Err(skiff_runtime::RuntimeError::NotFound(_)) => {}
@@ -650,18 +656,18 @@ async fn sweep(ctx: &Ctx) {
                 continue;
             }
         };
-        for inst in instances {
-            let inst_uid = inst.labels.get(REVISION_UID_LABEL);
-            let orphan = match (&uid, inst_uid) {
+        let orphans: Vec<InstanceStatus> = instances
+            .into_iter()
+            .filter(|inst| match (&uid, inst.labels.get(REVISION_UID_LABEL)) {
                 (None, _) => true,
                 (Some(u), Some(iu)) => u != iu,
                 (Some(_), None) => false,
-            };
-            if orphan {
+            })
+            .inspect(|inst| {
                 tracing::info!(revision = %key.name, pod = %inst.pod_name, "stopping an instance of a deleted revision");
-                stop(ctx, &inst.id).await;
-            }
-        }
+            })
+            .collect();
+        stop_all(ctx, orphans).await;
     }
 }
 
