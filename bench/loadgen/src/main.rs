@@ -5,6 +5,9 @@
 //! run. Every subcommand prints its figures as `key=value` lines on stdout (easy
 //! for a shell script to read) and diagnostics on stderr.
 //!
+//! The `app-boot` and `http-*` subcommands (module [`http`]) load skiff's gateway
+//! with plain HTTP for `bench/autoscaling.sh`: cold starts, bursts, rate ramps.
+//!
 //! This is a benchmark tool, not a test: nothing here asserts a target; the
 //! driver script compares the figures with the targets.
 
@@ -20,10 +23,12 @@ use futures::StreamExt;
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
+mod http;
+
 #[derive(Parser)]
 #[command(
     name = "skiff-loadgen",
-    about = "Load generator for skiff's API and etcd's v3 gateway"
+    about = "Load generator for skiff's API, etcd's v3 gateway and skiff's HTTP gateway"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -44,6 +49,14 @@ enum Cmd {
     EtcdRange(ListArgs),
     /// N watchers on an etcd prefix; a writer puts `events` keys; every watcher must see every one.
     EtcdWatchers(WatchArgs),
+    /// Peer of a cold start: spawn an app binary with PORT set, time to its first 200.
+    AppBoot(http::BootArgs),
+    /// One GET to each --host in turn, each on a fresh connection (cold starts).
+    HttpOnce(http::OnceArgs),
+    /// N GETs at once, each on its own connection.
+    HttpBurst(http::BurstArgs),
+    /// Open-loop GETs at a rate rising linearly from --from-rps to --to-rps over --secs.
+    HttpRamp(http::RampArgs),
 }
 
 /// Where the target is and how to authenticate (skiff only needs token and CA).
@@ -128,6 +141,10 @@ async fn main() -> Result<()> {
         Cmd::EtcdRange(a) => list(Kind::Etcd, a).await,
         Cmd::SkiffWatchers(a) => watchers(Kind::Skiff, a).await,
         Cmd::EtcdWatchers(a) => watchers(Kind::Etcd, a).await,
+        Cmd::AppBoot(a) => tokio::task::spawn_blocking(move || http::app_boot(a)).await?,
+        Cmd::HttpOnce(a) => http::once(a).await,
+        Cmd::HttpBurst(a) => http::burst(a).await,
+        Cmd::HttpRamp(a) => http::ramp(a).await,
     }
 }
 
