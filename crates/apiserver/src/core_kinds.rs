@@ -1,9 +1,11 @@
 //! The core kinds the server serves without a CRD: Namespace, ConfigMap, Secret,
-//! ServiceAccount, Event (group ""), and CustomResourceDefinition itself. Their schemas
+//! ServiceAccount, Event, Pod (group ""), the RBAC kinds (Role, ClusterRole, RoleBinding,
+//! ClusterRoleBinding) and CustomResourceDefinition itself. Their schemas
 //! come from the k8s-openapi types, made structural the same way kube derives CRD
 //! schemas, so one validator serves every kind.
 
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Secret, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use schemars::JsonSchema;
 use serde_json::{json, Value};
 
@@ -222,6 +224,46 @@ fn build_definitions() -> Vec<ResourceDef> {
             false,
         ),
         core(
+            crate::rbac::GROUP,
+            "Role",
+            "roles",
+            &[],
+            true,
+            Some(structural_schema::<Role>()),
+            vec![created_at()],
+            false,
+        ),
+        core(
+            crate::rbac::GROUP,
+            "ClusterRole",
+            "clusterroles",
+            &[],
+            false,
+            Some(structural_schema::<ClusterRole>()),
+            vec![created_at()],
+            false,
+        ),
+        core(
+            crate::rbac::GROUP,
+            "RoleBinding",
+            "rolebindings",
+            &[],
+            true,
+            Some(structural_schema::<RoleBinding>()),
+            binding_columns(),
+            false,
+        ),
+        core(
+            crate::rbac::GROUP,
+            "ClusterRoleBinding",
+            "clusterrolebindings",
+            &[],
+            false,
+            Some(structural_schema::<ClusterRoleBinding>()),
+            binding_columns(),
+            false,
+        ),
+        core(
             "apiextensions.k8s.io",
             "CustomResourceDefinition",
             "customresourcedefinitions",
@@ -236,6 +278,62 @@ fn build_definitions() -> Vec<ResourceDef> {
             })],
             true,
         ),
+    ]
+}
+
+/// Roles' CREATED AT column: the timestamp itself, as kube-apiserver prints it.
+fn created_at() -> PrinterColumn {
+    column("Created At", "string", 0, |o| {
+        o.pointer("/metadata/creationTimestamp")
+            .cloned()
+            .unwrap_or(Value::Null)
+    })
+}
+
+/// The subjects of a binding of one kind, joined as kubectl shows them.
+fn subjects_of(binding: &Value, kind: &str) -> Value {
+    let names: Vec<String> = binding
+        .get("subjects")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|s| s.get("kind").and_then(Value::as_str) == Some(kind))
+        .map(|s| {
+            let name = s.get("name").and_then(Value::as_str).unwrap_or_default();
+            if kind == "ServiceAccount" {
+                let ns = s
+                    .get("namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                format!("{ns}/{name}")
+            } else {
+                name.to_string()
+            }
+        })
+        .collect();
+    json!(names.join(", "))
+}
+
+/// ROLE, AGE, and (wide) USERS, GROUPS, SERVICEACCOUNTS of role bindings.
+fn binding_columns() -> Vec<PrinterColumn> {
+    vec![
+        column("Role", "string", 0, |o| {
+            let kind = o
+                .pointer("/roleRef/kind")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let name = o
+                .pointer("/roleRef/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            json!(format!("{kind}/{name}"))
+        }),
+        age(),
+        column("Users", "string", 1, |o| subjects_of(o, "User")),
+        column("Groups", "string", 1, |o| subjects_of(o, "Group")),
+        column("ServiceAccounts", "string", 1, |o| {
+            subjects_of(o, "ServiceAccount")
+        }),
     ]
 }
 

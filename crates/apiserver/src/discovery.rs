@@ -43,7 +43,12 @@ pub async fn core_versions(State(_app): State<Arc<App>>) -> Response {
 pub async fn api_groups(State(app): State<Arc<App>>) -> Response {
     let registry = app.objects.registry();
     let mut groups = Vec::new();
-    for (group, mut versions) in registry.group_versions() {
+    let mut all = registry.group_versions();
+    for (group, version, _) in crate::reviews::virtual_groups() {
+        all.push((group.to_string(), vec![version.to_string()]));
+    }
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    for (group, mut versions) in all {
         if group.is_empty() {
             continue;
         }
@@ -109,10 +114,18 @@ pub fn group_version_response(app: &App, path: &str) -> Result<Response, ApiErro
         _ => return Err(ApiError::no_route()),
     };
     let registry = app.objects.registry();
-    let resources: Vec<Value> = registry
+    let mut resources: Vec<Value> = registry
         .in_group_version(group, version)
         .flat_map(|d| resource_entry(d))
         .collect();
+    if group.is_empty() && version == "v1" {
+        resources.push(crate::reviews::token_subresource_entry());
+    }
+    for (g, v, entries) in crate::reviews::virtual_groups() {
+        if g == group && v == version {
+            resources.extend(entries);
+        }
+    }
     if resources.is_empty() {
         return Err(ApiError::no_route());
     }
@@ -129,10 +142,15 @@ pub fn group_version_response(app: &App, path: &str) -> Result<Response, ApiErro
 
 fn group_response(app: &App, group: &str) -> Result<Response, ApiError> {
     let registry = app.objects.registry();
+    let virtual_group = crate::reviews::virtual_groups()
+        .into_iter()
+        .find(|(g, _, _)| *g == group)
+        .map(|(g, v, _)| (g.to_string(), vec![v.to_string()]));
     let Some((_, mut versions)) = registry
         .group_versions()
         .into_iter()
         .find(|(g, _)| g == group)
+        .or(virtual_group)
     else {
         return Err(ApiError::no_route());
     };

@@ -1,7 +1,7 @@
 //! The HTTP face of the API: Kubernetes' URL layout (`/api/v1/...`,
-//! `/apis/{group}/{version}/...`), verbs, query parameters, content negotiation and
-//! bearer-token authentication, as an axum `Router` — which is also the `tower::Service`
-//! an in-process `kube::Client` talks to.
+//! `/apis/{group}/{version}/...`), verbs, query parameters, content negotiation,
+//! bearer-token authentication and RBAC authorization of every request, as an axum
+//! `Router` — which is also the `tower::Service` an in-process `kube::Client` talks to.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,17 +16,19 @@ use axum::Router;
 use http::{header, HeaderMap, Method, StatusCode};
 use serde_json::{json, Value};
 
+use crate::auth::TokenIssuer;
 use crate::body;
 use crate::objects::{
     DeleteOptions, Deleted, FieldValidation, ListOptions, Listed, Objects, Propagation,
     WriteOptions,
 };
 use crate::patch::{PatchType, PATCH_CONTENT_TYPES};
+use crate::rbac::{self, Attributes, UserInfo};
 use crate::registry::ResourceDef;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{success_status, ApiError};
 use crate::table::{self, IncludeObject, Representation};
-use crate::{discovery, openapi, watch};
+use crate::{discovery, openapi, reviews, watch};
 
 /// Settings of the HTTP layer.
 #[derive(Clone, Debug)]
@@ -52,34 +54,51 @@ impl Default for HttpOptions {
 /// Everything a request handler needs.
 pub struct App {
     pub objects: Arc<Objects>,
+    /// Admin bearer tokens: all-powerful (`system:masters`).
     pub tokens: Vec<String>,
     pub options: HttpOptions,
     /// Serves `pods/{name}/log` once a runtime plugs in.
     pub pod_logs: crate::pod_logs::PodLogs,
+    /// Signs and verifies service-account tokens (see `App::service_account_token`).
+    pub sa_tokens: TokenIssuer,
 }
 
 impl App {
-    /// An API over `objects` accepting `tokens`, with no log source yet.
+    /// An API over `objects` accepting admin `tokens`, with no log source yet and a
+    /// fresh service-account signing key (tokens it mints die with the process).
     pub fn new(objects: Arc<Objects>, tokens: Vec<String>, options: HttpOptions) -> App {
         App {
             objects,
             tokens,
             options,
             pod_logs: Default::default(),
+            sa_tokens: TokenIssuer::random(),
         }
     }
 }
 
-/// Who is calling: a user with a token, or skiff's own components in-process. Only the
-/// latter may write read-only kinds (Pods mirror instances the runtime owns).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Who is calling: an authenticated (and authorized) identity, or skiff's own
+/// components in-process. Only the latter may write read-only kinds (Pods mirror
+/// instances the runtime owns).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Caller {
-    User,
+    User(Arc<UserInfo>),
     System,
 }
 
+impl Caller {
+    /// The identity RBAC applies to: None for superusers and skiff itself.
+    fn restricted(&self) -> Option<&UserInfo> {
+        match self {
+            Caller::User(u) if !u.is_superuser() => Some(u),
+            _ => None,
+        }
+    }
+}
+
 /// Builds the API router. `authenticate` is false only for the in-process client,
-/// which is trusted by construction.
+/// which is trusted by construction; otherwise every request is authenticated and
+/// authorized (RBAC) before it is served.
 pub fn router(app: Arc<App>, authenticate: bool) -> Router {
     let mut r = Router::new()
         .route("/version", get(version))
@@ -91,7 +110,10 @@ pub fn router(app: Arc<App>, authenticate: bool) -> Router {
         .fallback(resource_request)
         .with_state(app.clone());
     if authenticate {
-        r = r.layer(middleware::from_fn_with_state(app, require_token));
+        r = r.layer(middleware::from_fn_with_state(
+            app,
+            authenticate_and_authorize,
+        ));
     } else {
         r = r.layer(axum::Extension(Caller::System));
     }
@@ -107,30 +129,30 @@ async fn ok() -> &'static str {
     "ok"
 }
 
-async fn require_token(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match token {
-        Some(t)
-            if app
-                .tokens
-                .iter()
-                .any(|known| constant_time_eq(known.as_bytes(), t.as_bytes())) =>
-        {
-            let mut req = req;
-            req.extensions_mut().insert(Caller::User);
-            next.run(req).await
-        }
-        _ => ApiError::unauthorized().into_response(),
+/// Authentication (bearer token, then impersonation headers) and authorization of
+/// the request as a whole (the verb on the resource, or on the non-resource URL), as
+/// kube-apiserver's filter chain does: 401 for an unknown token, 403 with Kubernetes'
+/// message when RBAC does not allow it.
+async fn authenticate_and_authorize(
+    State(app): State<Arc<App>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let user = match app
+        .authenticate(req.headers())
+        .and_then(|u| app.impersonate(u, req.headers()))
+    {
+        Ok(u) => u,
+        Err(e) => return e.into_response(),
+    };
+    let attrs = Attributes::from_request(req.method(), req.uri().path(), req.uri().query());
+    let decision = app.authorize(&user, &attrs);
+    if !decision.allowed {
+        tracing::debug!(user = %user.name, verb = %attrs.verb, resource = %attrs.resource, path = %attrs.path, "forbidden");
+        return rbac::forbidden(&user, &attrs, &decision.reason).into_response();
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    req.extensions_mut().insert(Caller::User(Arc::new(user)));
+    next.run(req).await
 }
 
 async fn version(State(app): State<Arc<App>>) -> Response {
@@ -177,6 +199,8 @@ fn parse_target(objects: &Objects, path: &str) -> Result<Option<Target>, ApiErro
     let (group, version, rest) = match segs.as_slice() {
         ["api", v, rest @ ..] => ("", *v, rest),
         ["apis", g, v, rest @ ..] => (*g, *v, rest),
+        // `/apis/{group}`: the group's discovery document.
+        ["apis", _] => return Ok(None),
         _ => return Err(ApiError::no_route()),
     };
     if rest.is_empty() {
@@ -206,7 +230,8 @@ fn parse_target(objects: &Objects, path: &str) -> Result<Option<Target>, ApiErro
     }
     if let Some(s) = sub {
         let served = (s == "status" && def.status_subresource)
-            || (s == "log" && def.group.is_empty() && def.plural == "pods");
+            || (s == "log" && def.group.is_empty() && def.plural == "pods")
+            || (s == "token" && def.group.is_empty() && def.plural == "serviceaccounts");
         if !served {
             return Err(ApiError::no_route());
         }
@@ -306,6 +331,22 @@ fn list_options(q: &HashMap<String, String>, def: &ResourceDef) -> Result<ListOp
 async fn handle(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
+    let caller = parts
+        .extensions
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or_else(|| Caller::User(Arc::new(UserInfo::default())));
+    if let Some(review) = reviews::review_at(&path) {
+        if parts.method != Method::POST {
+            return Err(ApiError::method_not_allowed(
+                "the server does not allow this method on the requested resource",
+            ));
+        }
+        let ct = content_type(&parts.headers);
+        let bytes = read_body(&app, body).await?;
+        let obj = body::parse_object(&ct, &bytes)?;
+        return reviews::handle_review(&app, &caller, &review, obj);
+    }
     let Some(target) = parse_target(&app.objects, &path)? else {
         if parts.method != Method::GET {
             return Err(ApiError::method_not_allowed(
@@ -327,11 +368,6 @@ async fn handle(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
     if def.namespaced && target.name.is_some() && target.namespace.is_none() {
         return Err(ApiError::no_route());
     }
-    let caller = parts
-        .extensions
-        .get::<Caller>()
-        .copied()
-        .unwrap_or(Caller::User);
     if def.read_only() && caller != Caller::System && parts.method != Method::GET {
         return Err(ApiError::method_not_allowed(format!(
             "{} are read-only in skiff: they mirror instances, which their Revision manages",
@@ -341,6 +377,30 @@ async fn handle(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
     if target.subresource.as_deref() == Some("log") {
         return pod_log(&app, &ns, target.name.as_deref().unwrap_or_default(), &q).await;
     }
+    if target.subresource.as_deref() == Some("token") {
+        if parts.method != Method::POST {
+            return Err(ApiError::method_not_allowed(
+                "the server does not allow this method on the requested resource",
+            ));
+        }
+        let ct = content_type(&parts.headers);
+        let bytes = read_body(&app, body).await?;
+        let obj = body::parse_object(&ct, &bytes)?;
+        let name = target.name.as_deref().unwrap_or_default();
+        return reviews::token_request(&app, &ns, name, obj);
+    }
+    // Writes of roles and bindings by RBAC-restricted callers must not grant more than
+    // the caller holds (checked on the object as it would be written).
+    let escalation_check = |candidate: &Value, old: Option<&Value>| -> Result<(), ApiError> {
+        match caller.restricted() {
+            Some(user) if def.group == rbac::GROUP => {
+                let mut candidate = candidate.clone();
+                rbac::apply_defaults(&def.kind, &mut candidate);
+                rbac::check_escalation(&*app.objects, user, &def.plural, &ns, &candidate, old)
+            }
+            _ => Ok(()),
+        }
+    };
     let status_only = target.subresource.as_deref() == Some("status");
     let objects = &app.objects;
     let now = objects.clock().now();
@@ -426,6 +486,7 @@ async fn handle(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
             let ct = content_type(&parts.headers);
             let bytes = read_body(&app, body).await?;
             let obj = body::parse_object(&ct, &bytes)?;
+            escalation_check(&obj, None)?;
             let w = objects.create(&def, &ns, obj, &opts)?;
             Ok(present_one(&w.object, w.status_code(), &w.warnings))
         }
@@ -434,6 +495,12 @@ async fn handle(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
             let ct = content_type(&parts.headers);
             let bytes = read_body(&app, body).await?;
             let obj = body::parse_object(&ct, &bytes)?;
+            if caller.restricted().is_some() && def.group == rbac::GROUP {
+                let current = objects.get(&def, &ns, name).ok();
+                let mut candidate = obj.clone();
+                set_name(&mut candidate, name);
+                escalation_check(&candidate, current.as_deref())?;
+            }
             let w = objects.update(
                 &def,
                 &ns,
@@ -452,6 +519,40 @@ async fn handle(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
             let patch_type = PatchType::from_content_type(&ct)
                 .ok_or_else(|| ApiError::unsupported_media_type(&ct, PATCH_CONTENT_TYPES))?;
             let bytes = read_body(&app, body).await?;
+            if let Some(user) = caller.restricted() {
+                let current = objects.get(&def, &ns, name).ok();
+                let candidate = match &current {
+                    Some(cur) => crate::patch::parse_patch(patch_type, &bytes)
+                        .and_then(|doc| crate::patch::apply_patch(patch_type, cur, &doc))
+                        .ok(),
+                    // A server-side apply of a missing object creates it: that takes
+                    // the create verb too, as in Kubernetes.
+                    None if patch_type == PatchType::Apply && !status_only => {
+                        let mut a = Attributes::resource(
+                            "create",
+                            &def.group,
+                            &def.plural,
+                            target.namespace.as_deref().unwrap_or_default(),
+                            name,
+                        );
+                        a.api_version = def.version.clone();
+                        let d = app.authorize(user, &a);
+                        if !d.allowed {
+                            return Err(rbac::forbidden(user, &a, &d.reason));
+                        }
+                        crate::patch::parse_patch(patch_type, &bytes)
+                            .ok()
+                            .map(|mut doc| {
+                                set_name(&mut doc, name);
+                                doc
+                            })
+                    }
+                    None => None,
+                };
+                if let Some(candidate) = candidate.filter(Value::is_object) {
+                    escalation_check(&candidate, current.as_deref())?;
+                }
+            }
             let w = objects.patch(
                 &def,
                 &ns,
@@ -513,6 +614,18 @@ async fn handle(app: Arc<App>, req: Request) -> Result<Response, ApiError> {
         _ => Err(ApiError::method_not_allowed(
             "the server does not allow this method on the requested resource",
         )),
+    }
+}
+
+/// Sets `metadata.name` of an object body, if it is one with an object (or no)
+/// metadata.
+fn set_name(obj: &mut Value, name: &str) {
+    let Some(m) = obj.as_object_mut() else {
+        return;
+    };
+    let meta = m.entry("metadata").or_insert_with(|| json!({}));
+    if let Some(meta) = meta.as_object_mut() {
+        meta.insert("name".into(), json!(name));
     }
 }
 

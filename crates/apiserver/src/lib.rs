@@ -5,6 +5,7 @@
 // does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod auth;
 pub mod body;
 pub mod clock;
 pub mod core_kinds;
@@ -20,7 +21,9 @@ pub mod patch;
 pub mod pki;
 pub mod pod_logs;
 pub mod protobuf;
+pub mod rbac;
 pub mod registry;
+pub mod reviews;
 pub mod schema;
 pub mod selector;
 pub mod server;
@@ -28,4 +31,5 @@ pub mod status;
 pub mod table;
 pub mod watch;
 
+pub use auth::{IssuedToken, TokenIssuer};
 pub use server::{in_process_client, run, start, ServerConfig};

@@ -405,11 +405,38 @@ impl Objects {
             })
             .map_err(ApiError::internal)??;
         self.after_write(def);
+        if def.group.is_empty() && def.plural == "namespaces" {
+            // Kubernetes' service-account controller gives every namespace one.
+            self.ensure_default_service_account(&name);
+        }
         Ok(Written {
             object: Self::present(def, &outcome.object.expect("created")),
             warnings,
             created: true,
         })
+    }
+
+    /// Creates the `default` ServiceAccount of `namespace` if it is missing (and the
+    /// namespace exists and is not being deleted), as Kubernetes' service-account
+    /// controller does for every namespace.
+    pub fn ensure_default_service_account(&self, namespace: &str) {
+        if self
+            .store
+            .get(&Key::new("/serviceaccounts", namespace, "default"))
+            .is_some()
+        {
+            return;
+        }
+        let Some(def) = self.registry().find("", "v1", "serviceaccounts") else {
+            return;
+        };
+        let sa =
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}});
+        match self.create(&def, namespace, sa, &WriteOptions::default()) {
+            Ok(_) => {}
+            Err(e) if e.code == 409 || e.code == 404 || e.code == 403 => {}
+            Err(e) => tracing::warn!(namespace, error = %e, "creating the default ServiceAccount"),
+        }
     }
 
     /// UPDATE (PUT) of the object or its status subresource.
@@ -762,6 +789,9 @@ impl Objects {
         let name = meta_str(obj, "name").unwrap_or_default().to_string();
         let mut causes = Vec::new();
         let mut warnings = Vec::new();
+        if def.group == crate::rbac::GROUP {
+            crate::rbac::apply_defaults(&def.kind, obj);
+        }
         validate_metadata(def, obj, &mut causes);
         if let Some(schema_doc) = def.schema.as_ref().map(|s| s.get()) {
             let strict = def.always_strict() || opts.field_validation == FieldValidation::Strict;
@@ -819,6 +849,10 @@ impl Objects {
     ) {
         if def.kind == "CustomResourceDefinition" && def.group == "apiextensions.k8s.io" {
             validate_crd(obj, old, causes);
+            return;
+        }
+        if def.group == crate::rbac::GROUP {
+            crate::rbac::validate(&def.kind, obj, old, causes);
             return;
         }
         if let Err(errors) = skiff_api::admit(&def.group, &def.kind, obj, old) {
@@ -920,6 +954,9 @@ fn validate_metadata(def: &ResourceDef, obj: &Value, causes: &mut Vec<Cause>) {
     } else {
         let check = if def.group.is_empty() && def.plural == "namespaces" {
             crate::names::validate_dns1123_label(name)
+        } else if def.group == crate::rbac::GROUP {
+            // Role and binding names are path segments: `system:discovery` is valid.
+            crate::rbac::validate_path_segment_name(name)
         } else {
             crate::names::validate_dns1123_subdomain(name)
         };

@@ -26,6 +26,13 @@ pub fn definition_name(def: &ResourceDef) -> String {
             def.version, def.kind
         );
     }
+    if let (Some(prefix), crate::registry::Origin::Core) =
+        (def.group.strip_suffix(".k8s.io"), def.origin)
+    {
+        // Kubernetes' own groups: `io.k8s.api.rbac.v1.Role`.
+        let short = prefix.split('.').next().unwrap_or(prefix);
+        return format!("io.k8s.api.{short}.{}.{}", def.version, def.kind);
+    }
     let reversed: Vec<&str> = def.group.split('.').rev().collect();
     format!("{}.{}.{}", reversed.join("."), def.version, def.kind)
 }

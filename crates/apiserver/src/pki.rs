@@ -1,6 +1,7 @@
 //! First-start security material in the data dir: a CA, a serving certificate for
-//! localhost/loopback signed by it, the admin bearer token, and the kubeconfig that
-//! kubectl and `kube::Config::infer()` read.
+//! localhost/loopback signed by it, the admin bearer token, the key that signs
+//! service-account tokens (`pki/sa.key`), and the kubeconfig that kubectl and
+//! `kube::Config::infer()` read.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,8 @@ pub struct Credentials {
     pub cert_pem: String,
     pub key_pem: String,
     pub admin_token: String,
+    /// The secret that signs service-account tokens: whoever holds it can mint any.
+    pub sa_key: Vec<u8>,
     pub kubeconfig_path: PathBuf,
 }
 
@@ -59,11 +62,26 @@ pub fn ensure(data_dir: &Path, api_addr: SocketAddr) -> Result<Credentials> {
     if !token_path.exists() {
         write_private(&token_path, &random_token())?;
     }
+    let sa_key_path = pki.join("sa.key");
+    if !sa_key_path.exists() {
+        write_private(&sa_key_path, &random_token())?;
+    }
+    let sa_key = std::fs::read_to_string(&sa_key_path)?
+        .trim()
+        .as_bytes()
+        .to_vec();
+    if sa_key.len() < 32 {
+        anyhow::bail!(
+            "{} is too short to sign tokens safely (delete it to get a new one; tokens signed with it stop working)",
+            sa_key_path.display()
+        );
+    }
     let creds = Credentials {
         ca_pem: std::fs::read_to_string(&ca_path)?,
         cert_pem: std::fs::read_to_string(&cert_path)?,
         key_pem: std::fs::read_to_string(&key_path)?,
         admin_token: std::fs::read_to_string(&token_path)?.trim().to_string(),
+        sa_key,
         kubeconfig_path: data_dir.join("kubeconfig"),
     };
     write_private(&creds.kubeconfig_path, &kubeconfig(&creds, api_addr))?;

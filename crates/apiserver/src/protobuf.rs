@@ -1,6 +1,7 @@
 //! Request bodies in Kubernetes' protobuf encoding (`application/vnd.kubernetes.protobuf`)
-//! for the core kinds. kubectl's typed commands (`kubectl create namespace|configmap|
-//! secret|serviceaccount`) send built-in kinds this way and kube-apiserver accepts it, so
+//! for the built-in kinds. kubectl's typed commands (`kubectl create namespace|configmap|
+//! secret|serviceaccount|role|rolebinding|token`, `kubectl auth can-i|whoami`) send
+//! built-in kinds this way and kube-apiserver accepts it, so
 //! we decode them into the JSON form the rest of the server works with. Responses stay
 //! JSON (clients list it in `Accept` as the fallback). Custom resources have no protobuf
 //! form, as in Kubernetes: those bodies get 415.
@@ -431,6 +432,264 @@ fn event(m: &mut Map<String, Value>, n: u64, w: Wire<'_>) -> Result<(), DecodeEr
     Ok(())
 }
 
+/// rbac/v1 PolicyRule: verbs 1, apiGroups 2, resources 3, resourceNames 4,
+/// nonResourceURLs 5. gogo-protobuf writes empty strings of repeated fields (the core
+/// group `""`), so they are kept.
+fn policy_rule(m: &mut Map<String, Value>, n: u64, w: Wire<'_>) -> Result<(), DecodeError> {
+    let key = match n {
+        1 => "verbs",
+        2 => "apiGroups",
+        3 => "resources",
+        4 => "resourceNames",
+        5 => "nonResourceURLs",
+        _ => return Ok(()),
+    };
+    push(m, key, string(w)?);
+    Ok(())
+}
+
+/// meta/v1 LabelSelector: matchLabels 1, matchExpressions 2 (key 1, operator 2, values 3).
+fn label_selector(m: &mut Map<String, Value>, n: u64, w: Wire<'_>) -> Result<(), DecodeError> {
+    match n {
+        1 => map_entry(m, "matchLabels", w, string)?,
+        2 => push(
+            m,
+            "matchExpressions",
+            decode_with(w, |m, n, w| {
+                match n {
+                    1 => set(m, "key", string(w)?),
+                    2 => set(m, "operator", string(w)?),
+                    3 => push(m, "values", string(w)?),
+                    _ => {}
+                }
+                Ok(())
+            })?,
+        ),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// rbac/v1 Role and ClusterRole: metadata 1, rules 2, aggregationRule 3
+/// (clusterRoleSelectors 1).
+fn role(m: &mut Map<String, Value>, n: u64, w: Wire<'_>) -> Result<(), DecodeError> {
+    match n {
+        1 => {
+            m.insert("metadata".into(), decode_with(w, object_meta)?);
+        }
+        2 => push(m, "rules", decode_with(w, policy_rule)?),
+        3 => {
+            let agg = decode_with(w, |m, n, w| {
+                if n == 1 {
+                    push(m, "clusterRoleSelectors", decode_with(w, label_selector)?);
+                }
+                Ok(())
+            })?;
+            m.insert("aggregationRule".into(), agg);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// rbac/v1 RoleBinding and ClusterRoleBinding: metadata 1, subjects 2 (Subject: kind 1,
+/// apiGroup 2, name 3, namespace 4), roleRef 3 (RoleRef: apiGroup 1, kind 2, name 3).
+fn role_binding(m: &mut Map<String, Value>, n: u64, w: Wire<'_>) -> Result<(), DecodeError> {
+    match n {
+        1 => {
+            m.insert("metadata".into(), decode_with(w, object_meta)?);
+        }
+        2 => push(
+            m,
+            "subjects",
+            decode_with(w, |m, n, w| {
+                let key = match n {
+                    1 => "kind",
+                    2 => "apiGroup",
+                    3 => "name",
+                    4 => "namespace",
+                    _ => return Ok(()),
+                };
+                set(m, key, string(w)?);
+                Ok(())
+            })?,
+        ),
+        3 => {
+            let r = decode_with(w, |m, n, w| {
+                let key = match n {
+                    1 => "apiGroup",
+                    2 => "kind",
+                    3 => "name",
+                    _ => return Ok(()),
+                };
+                set(m, key, string(w)?);
+                Ok(())
+            })?;
+            m.insert("roleRef".into(), r);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// authentication/v1 TokenRequest: metadata 1, spec 2 (audiences 1, boundObjectRef 3
+/// (kind 1, apiVersion 2, name 3, uid 4), expirationSeconds 4).
+fn token_request(m: &mut Map<String, Value>, n: u64, w: Wire<'_>) -> Result<(), DecodeError> {
+    match n {
+        1 => {
+            m.insert("metadata".into(), decode_with(w, object_meta)?);
+        }
+        2 => {
+            let spec = decode_with(w, |m, n, w| {
+                match n {
+                    1 => push(m, "audiences", string(w)?),
+                    3 => {
+                        let r = decode_with(w, |m, n, w| {
+                            let key = match n {
+                                1 => "kind",
+                                2 => "apiVersion",
+                                3 => "name",
+                                4 => "uid",
+                                _ => return Ok(()),
+                            };
+                            set(m, key, string(w)?);
+                            Ok(())
+                        })?;
+                        m.insert("boundObjectRef".into(), r);
+                    }
+                    4 => set(m, "expirationSeconds", int(w)?),
+                    _ => {}
+                }
+                Ok(())
+            })?;
+            m.insert("spec".into(), spec);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// authentication/v1 TokenReview: metadata 1, spec 2 (token 1, audiences 2).
+fn token_review(m: &mut Map<String, Value>, n: u64, w: Wire<'_>) -> Result<(), DecodeError> {
+    match n {
+        1 => {
+            m.insert("metadata".into(), decode_with(w, object_meta)?);
+        }
+        2 => {
+            let spec = decode_with(w, |m, n, w| {
+                match n {
+                    1 => set(m, "token", string(w)?),
+                    2 => push(m, "audiences", string(w)?),
+                    _ => {}
+                }
+                Ok(())
+            })?;
+            m.insert("spec".into(), spec);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// authentication/v1 SelfSubjectReview: metadata 1 (status 2 is the server's).
+fn self_subject_review(m: &mut Map<String, Value>, n: u64, w: Wire<'_>) -> Result<(), DecodeError> {
+    if n == 1 {
+        m.insert("metadata".into(), decode_with(w, object_meta)?);
+    }
+    Ok(())
+}
+
+/// authorization/v1 ResourceAttributes: namespace 1, verb 2, group 3, version 4,
+/// resource 5, subresource 6, name 7 (selectors 8, 9 are not evaluated).
+fn resource_attributes(m: &mut Map<String, Value>, n: u64, w: Wire<'_>) -> Result<(), DecodeError> {
+    let key = match n {
+        1 => "namespace",
+        2 => "verb",
+        3 => "group",
+        4 => "version",
+        5 => "resource",
+        6 => "subresource",
+        7 => "name",
+        _ => return Ok(()),
+    };
+    set(m, key, string(w)?);
+    Ok(())
+}
+
+/// authorization/v1 (Self/Local)SubjectAccessReviewSpec: resourceAttributes 1,
+/// nonResourceAttributes 2 (path 1, verb 2), user 3, groups 4, extra 5
+/// (map<string, ExtraValue{items 1}>), uid 6.
+fn access_review_spec(m: &mut Map<String, Value>, n: u64, w: Wire<'_>) -> Result<(), DecodeError> {
+    match n {
+        1 => {
+            m.insert(
+                "resourceAttributes".into(),
+                decode_with(w, resource_attributes)?,
+            );
+        }
+        2 => {
+            let a = decode_with(w, |m, n, w| {
+                match n {
+                    1 => set(m, "path", string(w)?),
+                    2 => set(m, "verb", string(w)?),
+                    _ => {}
+                }
+                Ok(())
+            })?;
+            m.insert("nonResourceAttributes".into(), a);
+        }
+        3 => set(m, "user", string(w)?),
+        4 => push(m, "groups", string(w)?),
+        5 => map_entry(m, "extra", w, |w| {
+            let mut items = Vec::new();
+            each_field(message(w)?, |n, w| {
+                if n == 1 {
+                    items.push(string(w)?);
+                }
+                Ok(())
+            })?;
+            Ok(Value::Array(items))
+        })?,
+        6 => set(m, "uid", string(w)?),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// authorization/v1 access reviews: metadata 1, spec 2 (status 3 is the server's).
+fn access_review(m: &mut Map<String, Value>, n: u64, w: Wire<'_>) -> Result<(), DecodeError> {
+    match n {
+        1 => {
+            m.insert("metadata".into(), decode_with(w, object_meta)?);
+        }
+        2 => {
+            m.insert("spec".into(), decode_with(w, access_review_spec)?);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// authorization/v1 SelfSubjectRulesReview: metadata 1, spec 2 (namespace 1).
+fn rules_review(m: &mut Map<String, Value>, n: u64, w: Wire<'_>) -> Result<(), DecodeError> {
+    match n {
+        1 => {
+            m.insert("metadata".into(), decode_with(w, object_meta)?);
+        }
+        2 => {
+            let spec = decode_with(w, |m, n, w| {
+                if n == 1 {
+                    set(m, "namespace", string(w)?);
+                }
+                Ok(())
+            })?;
+            m.insert("spec".into(), spec);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// Decodes a protobuf request body into the object's JSON form.
 pub fn decode(body: &[u8]) -> Result<Value, DecodeError> {
     let envelope = body
@@ -461,6 +720,16 @@ pub fn decode(body: &[u8]) -> Result<Value, DecodeError> {
         ("v1", "Namespace") => namespace,
         ("v1", "ServiceAccount") => service_account,
         ("v1", "Event") => event,
+        ("rbac.authorization.k8s.io/v1", "Role" | "ClusterRole") => role,
+        ("rbac.authorization.k8s.io/v1", "RoleBinding" | "ClusterRoleBinding") => role_binding,
+        ("authentication.k8s.io/v1", "TokenRequest") => token_request,
+        ("authentication.k8s.io/v1", "TokenReview") => token_review,
+        ("authentication.k8s.io/v1", "SelfSubjectReview") => self_subject_review,
+        (
+            "authorization.k8s.io/v1",
+            "SelfSubjectAccessReview" | "SubjectAccessReview" | "LocalSubjectAccessReview",
+        ) => access_review,
+        ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => rules_review,
         _ => {
             return Err(DecodeError::UnsupportedKind(format!(
                 "{api_version}/{kind}"
@@ -783,6 +1052,191 @@ mod tests {
         assert_eq!(
             decode(&body),
             Err(DecodeError::UnsupportedKind("ConfigMap/v1".into()))
+        );
+    }
+
+    /// rbac/v1 Role: metadata 1, rules 2 (PolicyRule: verbs 1, apiGroups 2,
+    /// resources 3, resourceNames 4, nonResourceURLs 5); ClusterRole adds
+    /// aggregationRule 3 (clusterRoleSelectors 1: LabelSelector matchLabels 1).
+    #[test]
+    fn decodes_roles() {
+        let rule = [
+            field(1, b"get"),
+            field(1, b"list"),
+            field(2, b""),
+            field(3, b"pods"),
+            field(4, b"web"),
+        ]
+        .concat();
+        let raw = [field(1, &field(1, b"pod-reader")), field(2, &rule)].concat();
+        assert_eq!(
+            decode(&envelope("rbac.authorization.k8s.io/v1", "Role", &raw)).unwrap(),
+            json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                "metadata": {"name": "pod-reader"},
+                "rules": [{"verbs": ["get", "list"], "apiGroups": [""], "resources": ["pods"], "resourceNames": ["web"]}],
+            })
+        );
+        let url_rule = [field(1, b"get"), field(5, b"/healthz")].concat();
+        let selector = field(1, &[field(1, b"agg"), field(2, b"true")].concat());
+        let raw = [
+            field(1, &field(1, b"c")),
+            field(2, &url_rule),
+            field(3, &field(1, &selector)),
+        ]
+        .concat();
+        assert_eq!(
+            decode(&envelope(
+                "rbac.authorization.k8s.io/v1",
+                "ClusterRole",
+                &raw
+            ))
+            .unwrap(),
+            json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                "metadata": {"name": "c"},
+                "rules": [{"verbs": ["get"], "nonResourceURLs": ["/healthz"]}],
+                "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"agg": "true"}}]},
+            })
+        );
+    }
+
+    /// rbac/v1 RoleBinding: metadata 1, subjects 2 (kind 1, apiGroup 2, name 3,
+    /// namespace 4), roleRef 3 (apiGroup 1, kind 2, name 3).
+    #[test]
+    fn decodes_role_bindings() {
+        let subject = [
+            field(1, b"ServiceAccount"),
+            field(2, b""),
+            field(3, b"builder"),
+            field(4, b"default"),
+        ]
+        .concat();
+        let role_ref = [
+            field(1, b"rbac.authorization.k8s.io"),
+            field(2, b"Role"),
+            field(3, b"pod-reader"),
+        ]
+        .concat();
+        let raw = [
+            field(1, &field(1, b"rb")),
+            field(2, &subject),
+            field(3, &role_ref),
+        ]
+        .concat();
+        assert_eq!(
+            decode(&envelope(
+                "rbac.authorization.k8s.io/v1",
+                "RoleBinding",
+                &raw
+            ))
+            .unwrap(),
+            json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": {"name": "rb"},
+                "subjects": [{"kind": "ServiceAccount", "name": "builder", "namespace": "default"}],
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pod-reader"},
+            })
+        );
+    }
+
+    /// authentication/v1 TokenRequest: spec 2 (audiences 1, boundObjectRef 3 (kind 1,
+    /// apiVersion 2, name 3, uid 4), expirationSeconds 4).
+    #[test]
+    fn decodes_token_requests() {
+        let bound = [
+            field(1, b"Pod"),
+            field(2, b"v1"),
+            field(3, b"p"),
+            field(4, b"u"),
+        ]
+        .concat();
+        let spec = [field(1, b"api"), field(3, &bound), vfield(4, 600)].concat();
+        let raw = [field(1, &field(1, b"builder")), field(2, &spec)].concat();
+        assert_eq!(
+            decode(&envelope("authentication.k8s.io/v1", "TokenRequest", &raw)).unwrap(),
+            json!({
+                "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                "metadata": {"name": "builder"},
+                "spec": {"audiences": ["api"], "expirationSeconds": 600,
+                         "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "p", "uid": "u"}},
+            })
+        );
+        let raw = field(2, &[field(1, b"tok"), field(2, b"aud")].concat());
+        assert_eq!(
+            decode(&envelope("authentication.k8s.io/v1", "TokenReview", &raw)).unwrap()["spec"],
+            json!({"token": "tok", "audiences": ["aud"]})
+        );
+    }
+
+    /// authorization/v1 SubjectAccessReviewSpec: resourceAttributes 1 (namespace 1,
+    /// verb 2, group 3, version 4, resource 5, subresource 6, name 7),
+    /// nonResourceAttributes 2 (path 1, verb 2), user 3, groups 4, extra 5, uid 6.
+    #[test]
+    fn decodes_access_reviews() {
+        let attrs = [
+            field(1, b"default"),
+            field(2, b"list"),
+            field(3, b""),
+            field(4, b"v1"),
+            field(5, b"pods"),
+            field(6, b"log"),
+            field(7, b""),
+        ]
+        .concat();
+        let raw = field(2, &field(1, &attrs));
+        assert_eq!(
+            decode(&envelope(
+                "authorization.k8s.io/v1",
+                "SelfSubjectAccessReview",
+                &raw
+            ))
+            .unwrap(),
+            json!({
+                "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                "spec": {"resourceAttributes": {"namespace": "default", "verb": "list", "version": "v1", "resource": "pods", "subresource": "log"}},
+            })
+        );
+        let extra = field(5, &[field(1, b"k"), field(2, &field(1, b"v"))].concat());
+        let spec = [
+            field(2, &[field(1, b"/api"), field(2, b"get")].concat()),
+            field(3, b"alice"),
+            field(4, b"devs"),
+            extra,
+            field(6, b"u1"),
+        ]
+        .concat();
+        let raw = field(2, &spec);
+        assert_eq!(
+            decode(&envelope(
+                "authorization.k8s.io/v1",
+                "SubjectAccessReview",
+                &raw
+            ))
+            .unwrap()["spec"],
+            json!({"nonResourceAttributes": {"path": "/api", "verb": "get"}, "user": "alice",
+                   "groups": ["devs"], "extra": {"k": ["v"]}, "uid": "u1"})
+        );
+        // An empty but present resourceAttributes stays present.
+        let raw = field(2, &field(1, &[]));
+        assert_eq!(
+            decode(&envelope(
+                "authorization.k8s.io/v1",
+                "SelfSubjectAccessReview",
+                &raw
+            ))
+            .unwrap()["spec"],
+            json!({"resourceAttributes": {}})
+        );
+        let raw = field(2, &field(1, b"team"));
+        assert_eq!(
+            decode(&envelope(
+                "authorization.k8s.io/v1",
+                "SelfSubjectRulesReview",
+                &raw
+            ))
+            .unwrap()["spec"],
+            json!({"namespace": "team"})
         );
     }
 

@@ -73,6 +73,7 @@ pub async fn start(config: ServerConfig) -> Result<Server> {
         tokens: vec![creds.admin_token.clone()],
         options: config.http.clone(),
         pod_logs: Default::default(),
+        sa_tokens: crate::auth::TokenIssuer::new(&creds.sa_key),
     });
     Ok(Server {
         app,
@@ -83,9 +84,94 @@ pub async fn start(config: ServerConfig) -> Result<Server> {
     })
 }
 
-/// Creates the namespaces and CRDs every server has, updating CRDs whose definition
-/// changed with a new skiff version.
+/// Creates the namespaces, default ServiceAccounts, default RBAC policy and CRDs every
+/// server has, updating CRDs whose definition changed with a new skiff version.
 pub fn install_builtins(objects: &Objects) -> Result<()> {
+    install_namespaces_and_crds(objects)?;
+    install_rbac_defaults(objects)?;
+    let (namespaces, _) = objects.store.list("/namespaces", None);
+    for ns in namespaces {
+        let terminating = ns.pointer("/metadata/deletionTimestamp").is_some();
+        if let (Some(name), false) = (
+            ns.pointer("/metadata/name").and_then(Value::as_str),
+            terminating,
+        ) {
+            objects.ensure_default_service_account(name);
+        }
+    }
+    Ok(())
+}
+
+/// Kubernetes' bootstrap RBAC policy (see `rbac::bootstrap_cluster_roles`): created
+/// when missing, and brought up to date while their
+/// `rbac.authorization.kubernetes.io/autoupdate` annotation is "true".
+fn install_rbac_defaults(objects: &Objects) -> Result<()> {
+    let registry = objects.registry();
+    // `admin`/`edit`/`view` cover skiff's own CRD groups.
+    let mut groups: Vec<String> = skiff_api::BUILTIN_CRD_NAMES
+        .iter()
+        .filter_map(|n| n.split_once('.').map(|(_, g)| g.to_string()))
+        .collect();
+    groups.sort();
+    groups.dedup();
+    let kinds = [
+        (
+            "clusterroles",
+            crate::rbac::bootstrap_cluster_roles(&groups),
+        ),
+        (
+            "clusterrolebindings",
+            crate::rbac::bootstrap_cluster_role_bindings(),
+        ),
+    ];
+    for (plural, wanted) in kinds {
+        let def = registry
+            .find(crate::rbac::GROUP, "v1", plural)
+            .context("RBAC kinds are always served")?;
+        for obj in wanted {
+            let name = obj
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            match objects
+                .store
+                .get(&Key::new(&def.storage_resource(), "", &name))
+            {
+                None => {
+                    objects
+                        .create(&def, "", obj, &WriteOptions::default())
+                        .map_err(|e| anyhow::anyhow!("creating {plural} {name}: {e}"))?;
+                }
+                Some(existing) => {
+                    let auto = existing
+                        .pointer(
+                            "/metadata/annotations/rbac.authorization.kubernetes.io~1autoupdate",
+                        )
+                        .and_then(Value::as_str)
+                        == Some("true");
+                    let same = ["rules", "subjects", "roleRef"]
+                        .iter()
+                        .all(|f| existing.get(*f) == obj.get(*f));
+                    if auto && !same {
+                        let mut updated = (*existing).clone();
+                        for f in ["rules", "subjects", "roleRef"] {
+                            if let Some(v) = obj.get(f) {
+                                updated[f] = v.clone();
+                            }
+                        }
+                        objects
+                            .update(&def, "", &name, updated, &WriteOptions::default())
+                            .map_err(|e| anyhow::anyhow!("updating {plural} {name}: {e}"))?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn install_namespaces_and_crds(objects: &Objects) -> Result<()> {
     let registry = objects.registry();
     let ns_def = registry
         .find("", "v1", "namespaces")

@@ -16,12 +16,7 @@ fn app(dir: &std::path::Path) -> Arc<App> {
     let store = Store::open(&dir.join("s.db"), StoreOptions::default()).unwrap();
     let objects = Arc::new(Objects::new(Arc::new(store), Arc::new(SystemClock)));
     skiff_apiserver::server::install_builtins(&objects).unwrap();
-    Arc::new(App {
-        objects,
-        tokens: vec![],
-        options: HttpOptions::default(),
-        pod_logs: Default::default(),
-    })
+    Arc::new(App::new(objects, vec![], HttpOptions::default()))
 }
 
 #[tokio::test]

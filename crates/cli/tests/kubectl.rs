@@ -395,7 +395,8 @@ fn imperative_create_commands() {
     );
     assert_eq!(
         ok(&s.kubectl(&["-n", "team", "get", "sa", "-o", "name"])),
-        "serviceaccount/bot\n"
+        // Every namespace gets a `default` ServiceAccount, as in Kubernetes.
+        "serviceaccount/bot\nserviceaccount/default\n"
     );
     let dup = s.kubectl(&["create", "namespace", "team"]);
     assert!(stderr(&dup).contains("AlreadyExists"), "{}", stderr(&dup));
