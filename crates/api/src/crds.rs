@@ -14,25 +14,41 @@ pub const BUILTIN_CRDS_FINGERPRINT: &str = env!("SKIFF_CRD_FINGERPRINT");
 pub const FINGERPRINT_ANNOTATION: &str = "skiff.dev/crd-fingerprint";
 
 /// The names of the built-in CRDs, known without generating them.
-pub const BUILTIN_CRD_NAMES: [&str; 5] = [
+pub const BUILTIN_CRD_NAMES: [&str; 10] = [
     "services.serving.knative.dev",
     "configurations.serving.knative.dev",
     "revisions.serving.knative.dev",
     "routes.serving.knative.dev",
     "podautoscalers.autoscaling.internal.knative.dev",
+    crate::tekton::CRD_NAMES[0],
+    crate::tekton::CRD_NAMES[1],
+    crate::tekton::CRD_NAMES[2],
+    crate::tekton::CRD_NAMES[3],
+    crate::tekton::CRD_NAMES[4],
 ];
+
+/// How many of the built-in CRDs are Knative's (the rest are Tekton's).
+#[cfg(test)]
+const KNATIVE_CRDS: usize = 5;
 
 /// The built-in CRDs as generated from the Rust types, stored in the source tree so a
 /// server does not run schema generation (the slowest part of a first start). The test
 /// `embedded_crds_match_the_types` keeps the file in step with the types.
 const EMBEDDED_CRDS: &str = include_str!("../crds/knative-serving.json");
 
-/// All built-in CustomResourceDefinitions: the four Knative Serving v1 kinds and
-/// Knative's PodAutoscaler, with Knative's names, short names, categories and printer
-/// columns, each carrying the [`FINGERPRINT_ANNOTATION`].
+/// The Tekton CRDs (`crate::tekton::crds`), embedded the same way.
+const EMBEDDED_TEKTON_CRDS: &str = include_str!("../crds/tekton.json");
+
+/// All built-in CustomResourceDefinitions: the four Knative Serving v1 kinds,
+/// Knative's PodAutoscaler and the Tekton Pipelines kinds, with their projects' names,
+/// short names, categories and printer columns, each carrying the
+/// [`FINGERPRINT_ANNOTATION`].
 pub fn builtin_crds() -> Vec<CustomResourceDefinition> {
     let mut crds: Vec<CustomResourceDefinition> =
         serde_json::from_str(EMBEDDED_CRDS).expect("crds/knative-serving.json holds valid CRDs");
+    let tekton: Vec<CustomResourceDefinition> =
+        serde_json::from_str(EMBEDDED_TEKTON_CRDS).expect("crds/tekton.json holds valid CRDs");
+    crds.extend(tekton);
     for crd in &mut crds {
         crd.metadata
             .annotations
@@ -46,21 +62,66 @@ pub fn builtin_crds() -> Vec<CustomResourceDefinition> {
 }
 
 /// The built-in CRDs generated from the Rust types now (schemars), as
-/// `crds/knative-serving.json` should hold them.
+/// `crds/knative-serving.json` and `crds/tekton.json` should hold them.
 pub fn generate_builtin_crds() -> Vec<CustomResourceDefinition> {
-    vec![
+    let mut crds = vec![
         Service::crd(),
         Configuration::crd(),
         Revision::crd(),
         Route::crd(),
         PodAutoscaler::crd(),
-    ]
+    ];
+    crds.extend(crate::tekton::crds());
+    crds
+}
+
+/// Converts an object of a built-in kind to another served version of its CRD: what
+/// Kubernetes asks a CRD's conversion webhook (`spec.conversion.strategy: Webhook`) to
+/// do. The Tekton kinds convert through their storage version `v1`
+/// ([`crate::tekton::convert`]); every other built-in kind has one version, so only
+/// `apiVersion` changes.
+pub fn convert(
+    group: &str,
+    kind: &str,
+    obj: &serde_json::Value,
+    to_api_version: &str,
+) -> Result<serde_json::Value, crate::tekton::convert::ConversionError> {
+    if group == crate::tekton::GROUP && crate::tekton::convert::CONVERTIBLE_KINDS.contains(&kind) {
+        return crate::tekton::convert::convert(obj, to_api_version);
+    }
+    let mut out = obj.clone();
+    if let Some(m) = out.as_object_mut() {
+        m.insert("apiVersion".into(), serde_json::json!(to_api_version));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::Value;
+
+    #[test]
+    fn convert_dispatches_to_the_tekton_conversions() {
+        let task = serde_json::json!({
+            "apiVersion": "tekton.dev/v1", "kind": "Task", "metadata": {"name": "t"},
+            "spec": {"steps": [{"image": "a", "computeResources": {"limits": {"cpu": "1"}}}]}
+        });
+        let beta = convert("tekton.dev", "Task", &task, "tekton.dev/v1beta1").unwrap();
+        assert_eq!(beta["apiVersion"], "tekton.dev/v1beta1");
+        assert_eq!(beta["spec"]["steps"][0]["resources"]["limits"]["cpu"], "1");
+        let svc = serde_json::json!({"apiVersion": "serving.knative.dev/v1", "kind": "Service"});
+        assert_eq!(
+            convert(
+                "serving.knative.dev",
+                "Service",
+                &svc,
+                "serving.knative.dev/v1"
+            )
+            .unwrap(),
+            svc
+        );
+    }
 
     fn columns(crd: &CustomResourceDefinition) -> Vec<(String, String)> {
         crd.spec.versions[0]
@@ -72,20 +133,29 @@ mod tests {
             .collect()
     }
 
-    /// Fails when the types changed but `crds/knative-serving.json` was not regenerated;
-    /// `SKIFF_UPDATE_CRDS=1 cargo test -p skiff-api embedded_crds` rewrites it.
+    /// Fails when the types changed but `crds/knative-serving.json` or `crds/tekton.json`
+    /// was not regenerated; `SKIFF_UPDATE_CRDS=1 cargo test -p skiff-api embedded_crds`
+    /// rewrites them.
     #[test]
     fn embedded_crds_match_the_types() {
-        let generated = serde_json::to_string_pretty(&generate_builtin_crds()).unwrap() + "\n";
-        if std::env::var_os("SKIFF_UPDATE_CRDS").is_some() {
-            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/crds/knative-serving.json");
-            std::fs::write(path, &generated).unwrap();
-            return;
+        let all = generate_builtin_crds();
+        let (knative, tekton) = all.split_at(KNATIVE_CRDS);
+        let files = [
+            ("knative-serving.json", knative, EMBEDDED_CRDS),
+            ("tekton.json", tekton, EMBEDDED_TEKTON_CRDS),
+        ];
+        for (file, crds, embedded) in files {
+            let generated = serde_json::to_string_pretty(crds).unwrap() + "\n";
+            if std::env::var_os("SKIFF_UPDATE_CRDS").is_some() {
+                let path = format!("{}/crds/{file}", env!("CARGO_MANIFEST_DIR"));
+                std::fs::write(path, &generated).unwrap();
+                continue;
+            }
+            assert!(
+                generated == embedded,
+                "crds/{file} is stale: run SKIFF_UPDATE_CRDS=1 cargo test -p skiff-api embedded_crds"
+            );
         }
-        assert!(
-            generated == EMBEDDED_CRDS,
-            "crds/knative-serving.json is stale: run SKIFF_UPDATE_CRDS=1 cargo test -p skiff-api embedded_crds"
-        );
     }
 
     #[test]
@@ -100,7 +170,7 @@ mod tests {
     #[test]
     fn crds_have_knative_names_and_columns() {
         let crds = builtin_crds();
-        let names: Vec<_> = crds
+        let names: Vec<_> = crds[..KNATIVE_CRDS]
             .iter()
             .map(|c| c.metadata.name.clone().unwrap())
             .collect();

@@ -7,7 +7,7 @@
 //! schema validation, so it focuses on Knative's semantic rules.
 
 mod defaults;
-mod names;
+pub(crate) mod names;
 mod validation;
 
 #[cfg(test)]
@@ -137,6 +137,9 @@ pub fn admit(
 ) -> Result<(), Vec<FieldError>> {
     if group.is_empty() && kind == "ConfigMap" {
         return validate_config_map(obj);
+    }
+    if group == crate::tekton::GROUP {
+        return crate::tekton::admission::admit(kind, obj, old);
     }
     if group != crate::serving::v1::GROUP {
         return Ok(());
