@@ -229,17 +229,22 @@ impl Objects {
         )
     }
 
-    /// Presents a stored object at the requested version (conversion strategy None:
-    /// only `apiVersion` changes).
+    /// Presents a stored object at the requested version: converted by the kind's
+    /// conversion (the built-in kinds' "webhook", e.g. Tekton v1 ↔ v1beta1), or with
+    /// only `apiVersion` changed (conversion strategy None: user CRDs, one-version kinds).
     pub fn present(def: &ResourceDef, obj: &Arc<Value>) -> Arc<Value> {
         let want = def.api_version();
         if obj.get("apiVersion").and_then(Value::as_str) == Some(want.as_str()) {
-            obj.clone()
-        } else {
-            let mut o = (**obj).clone();
-            o["apiVersion"] = json!(want);
-            Arc::new(o)
+            return obj.clone();
         }
+        if def.origin == Origin::Crd {
+            if let Ok(converted) = skiff_api::convert(&def.group, &def.kind, obj, &want) {
+                return Arc::new(converted);
+            }
+        }
+        let mut o = (**obj).clone();
+        o["apiVersion"] = json!(want);
+        Arc::new(o)
     }
 
     /// GET one object.
@@ -527,6 +532,9 @@ impl Objects {
             ));
         }
         self.write_existing(def, ns, name, opts, |_, current| {
+            // The patch is written against the version the client asked for.
+            let current = Self::present(def, &Arc::new(current.clone()));
+            let current = &*current;
             let mut patched = patch::apply_patch(patch_type, current, &patch_doc)?;
             if !patched.is_object() {
                 return Err(ApiError::bad_request("the patched object is not a JSON object"));
@@ -570,6 +578,16 @@ impl Objects {
                     cur.ok_or_else(|| ApiError::not_found(&def.group, &def.plural, name))?;
                 let requested = make_new(self, current)?;
                 let mut new = if opts.status_only {
+                    // The status as the stored version spells it.
+                    let requested = match current.get("apiVersion").and_then(Value::as_str) {
+                        Some(stored)
+                            if requested.get("apiVersion") != current.get("apiVersion") =>
+                        {
+                            skiff_api::convert(&def.group, &def.kind, &requested, stored)
+                                .unwrap_or(requested)
+                        }
+                        _ => requested,
+                    };
                     let mut n = (**current).clone();
                     match requested.get("status") {
                         Some(s) => n["status"] = s.clone(),

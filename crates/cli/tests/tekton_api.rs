@@ -302,6 +302,42 @@ spec:
     assert_eq!(limits["memory"].0, "1Gi");
     assert_eq!(sized.spec.steps[0].on_error, "stopAndFail");
 
+    // Read at v1beta1, it is in v1beta1's shape (converted, not just relabelled) …
+    let beta = json_of(&s, &["get", "tasks.v1beta1.tekton.dev", "sized"]);
+    assert_eq!(beta["apiVersion"], "tekton.dev/v1beta1");
+    assert_eq!(
+        beta["spec"]["steps"][0]["resources"]["limits"]["memory"],
+        "1Gi"
+    );
+    assert!(
+        beta["spec"]["steps"][0].get("computeResources").is_none(),
+        "{beta}"
+    );
+    // … and a changed v1beta1 manifest re-applies (patched at v1beta1, stored as v1).
+    let out = ok(&s.kubectl_stdin(
+        &["apply", "-f", "-"],
+        Some(
+            r#"
+apiVersion: tekton.dev/v1beta1
+kind: Task
+metadata:
+  name: sized
+spec:
+  steps:
+    - name: build
+      image: golang
+      script: go build ./...
+      resources:
+        limits:
+          memory: 2Gi
+"#,
+        ),
+    ));
+    assert!(out.contains("task.tekton.dev/sized configured"), "{out}");
+    let sized = tasks.get("sized").await.unwrap();
+    let limits = sized.spec.steps[0].compute_resources.as_ref().unwrap();
+    assert_eq!(limits.limits.as_ref().unwrap()["memory"].0, "2Gi");
+
     // kube-rs creates v1 objects too.
     let pr: v1::PipelineRun = serde_json::from_value(json!({
         "apiVersion": "tekton.dev/v1", "kind": "PipelineRun",
