@@ -70,7 +70,7 @@ log "building release binaries (skiff, static skiff-sample-app)"
 for p in $API_PORT $GW_PORT $METRICS_PORT $APP_PORT; do
     if ss -Hltn "sport = :$p" | grep -q .; then die "port $p is in use; set BASE_PORT"; fi
 done
-if ip netns list | grep -q "^$BRIDGE-"; then
+if ip netns list | grep -qE "^$BRIDGE[-:]"; then
     die "network namespaces $BRIDGE-* exist already (another run of this script?)"
 fi
 
@@ -100,10 +100,10 @@ cleanup() {
         for i in $(runc --root "$D/runtime/runc" list -q); do runc --root "$D/runtime/runc" delete -f "$i" || true; done
         LEFTOVER=1
     fi
-    if ip netns list | grep -q "^$BRIDGE-"; then
+    if ip netns list | grep -qE "^$BRIDGE[-:]"; then
         echo "serving.sh: LEAK: network namespaces left after the server stopped:" >&2
-        ip netns list | grep "^$BRIDGE-" >&2
-        for i in $(ip netns list | awk -v b="$BRIDGE-" 'index($1, b) == 1 {print $1}'); do ip netns del "$i" || true; done
+        ip netns list | grep -E "^$BRIDGE[-:]" >&2
+        for i in $(ip netns list | awk -v b="$BRIDGE" 'index($1, b "-") == 1 || index($1, b ":") == 1 {print $1}'); do ip netns del "$i" || true; done
         LEFTOVER=1
     fi
     ip link del "$BRIDGE" 2>/dev/null || true
@@ -551,7 +551,7 @@ wait "$SERVER_PID" || true
 STOP_MS=$(((${EPOCHREALTIME/./} - T0) / 1000))
 SERVER_PID=
 LEFT_CONT=$(containers | wc -l)
-LEFT_NETNS=$(ip netns list | grep -c "^$BRIDGE-" || true)
+LEFT_NETNS=$(ip netns list | grep -cE "^$BRIDGE[-:]" || true)
 
 # ---------------------------------------------------------------- report
 stats() { # FILE COLUMN [METHOD] → "n p50 p95 max mean"

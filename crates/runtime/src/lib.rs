@@ -156,4 +156,4 @@ pub trait Runtime: Send + Sync + 'static {
 }
 
 pub mod local;
-pub use local::{BackoffPolicy, LocalRuntime, LocalRuntimeOptions};
+pub use local::{BackoffPolicy, LocalRuntime, LocalRuntimeOptions, StartTimings};

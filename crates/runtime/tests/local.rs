@@ -178,15 +178,16 @@ fn is_static_elf64(b: &[u8]) -> bool {
     })
 }
 
+/// Every network namespace of the runtime on `bridge`: instances' (`{bridge}-…`) and
+/// pooled (`{bridge}:pool-…`), as `ip netns list` shows them.
 fn namespaces(bridge: &str) -> Vec<String> {
-    std::fs::read_dir("/run/netns")
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with(&format!("{bridge}-")))
-                .collect()
-        })
-        .unwrap_or_default()
+    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with(&format!("{bridge}-")) || n.starts_with(&format!("{bridge}:")))
+        .map(str::to_string)
+        .collect()
 }
 
 fn mounts_under(dir: &Path) -> Vec<String> {
@@ -621,10 +622,20 @@ async fn new_runtime_removes_what_a_crashed_one_left() {
         ids.push((st.id.clone(), rt.pid(&st.id).unwrap(), st.address.unwrap()));
     }
     assert_eq!(rt.network_namespaces().len(), 2);
+    let old_pool = until(Duration::from_secs(10), "pool filled", async || {
+        let p = rt.pooled_network_namespaces();
+        (p.len() == rt.options().network_pool).then_some(p)
+    })
+    .await;
     drop(rt); // as if the process died: nothing is stopped
 
     let rt = env.runtime().await;
     assert!(rt.list().is_empty());
+    let now = namespaces(&env.bridge);
+    assert!(
+        !old_pool.iter().any(|n| now.contains(n)),
+        "pooled namespaces of the old runtime left: {now:?}"
+    );
     assert!(
         rt.network_namespaces().is_empty(),
         "{:?}",
@@ -636,10 +647,10 @@ async fn new_runtime_removes_what_a_crashed_one_left() {
             process_gone(*pid),
             "old container {id} (pid {pid}) still running"
         );
-        let std::net::IpAddr::V4(ip) = addr.ip() else {
-            unreachable!()
-        };
-        assert!(!rt.ip_allocated(ip));
+        // the address is free again (the new runtime's pool may have taken it anew)
+        let owner =
+            std::fs::read_to_string(env.state_dir().join("ips").join(addr.ip().to_string()));
+        assert!(owner.is_err() || owner.as_deref().ok() != Some(id.as_str()));
     }
     let out = Command::new("runc")
         .arg("--root")
@@ -659,6 +670,124 @@ async fn new_runtime_removes_what_a_crashed_one_left() {
     .await;
     rt.shutdown().await;
     assert!(rt.network_namespaces().is_empty());
+    assert!(
+        namespaces(&env.bridge).is_empty(),
+        "{:?}",
+        namespaces(&env.bridge)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pooled_namespaces_are_used_and_removed_on_shutdown() {
+    let Some(env) = Env::new() else { return };
+    let mut opts = env.options();
+    opts.network_pool = 2;
+    let rt = LocalRuntime::new(opts).await.expect("runtime");
+    let pool_prefix = format!("{}:pool-", env.bridge);
+    // the bridge's MAC address is pinned: veths coming and going (pool refills,
+    // stops) must not change the instances' gateway address
+    let sys = Path::new("/sys/class/net").join(&env.bridge);
+    let read = |f: &str| std::fs::read_to_string(sys.join(f)).unwrap();
+    assert_eq!(read("addr_assign_type").trim(), "3", "NET_ADDR_SET");
+    let bridge_mac = read("address");
+    let pooled = until(Duration::from_secs(10), "pool filled", async || {
+        let p = rt.pooled_network_namespaces();
+        (p.len() == 2).then_some(p)
+    })
+    .await;
+    assert!(
+        pooled.iter().all(|n| n.starts_with(&pool_prefix)),
+        "{pooled:?}"
+    );
+    // pooled namespaces are not instances' namespaces
+    assert!(rt.network_namespaces().is_empty());
+
+    // a start takes a pooled namespace: the instance gets its id, and the namespace
+    // its instance name
+    let st = rt
+        .start(env.spec("pool-00001", Container::default()))
+        .await
+        .unwrap();
+    assert!(
+        pooled.contains(&format!("{pool_prefix}{}", st.id)),
+        "{} not from {pooled:?}",
+        st.id
+    );
+    assert!(rt.start_timings(&st.id).unwrap().network_pooled);
+    assert_eq!(
+        rt.network_namespaces(),
+        vec![format!("{}-{}", env.bridge, st.id)]
+    );
+    wait_for(&rt, &st.id, Duration::from_secs(10), "Ready", |s| {
+        s.phase == Phase::Ready
+    })
+    .await;
+    let (code, body) = http_get(st.address.unwrap(), "/").await.unwrap();
+    assert_eq!((code, body.as_str()), (200, "hello from skiff\n"));
+    // the pool refills, and the taken namespace's pool name goes
+    until(Duration::from_secs(10), "pool refilled", async || {
+        let gone = !namespaces(&env.bridge).contains(&format!("{pool_prefix}{}", st.id));
+        (rt.pooled_network_namespaces().len() == 2 && gone).then_some(())
+    })
+    .await;
+
+    // more starts at once than the pool holds: the rest make their own; addresses
+    // stay unique
+    let specs: Vec<_> = (2..5)
+        .map(|i| env.spec(&format!("pool-0000{i}"), Container::default()))
+        .collect();
+    let more = futures::future::join_all(specs.into_iter().map(|s| rt.start(s))).await;
+    let mut all = vec![st.clone()];
+    all.extend(more.into_iter().map(|r| r.unwrap()));
+    let pooled_starts = all
+        .iter()
+        .filter(|s| rt.start_timings(&s.id).unwrap().network_pooled)
+        .count();
+    assert_eq!(pooled_starts, 3, "the first start and two of the three");
+    let mut addrs: Vec<_> = all.iter().map(|s| s.address.unwrap().ip()).collect();
+    addrs.sort();
+    addrs.dedup();
+    assert_eq!(addrs.len(), 4);
+    for s in &all[1..] {
+        wait_for(&rt, &s.id, Duration::from_secs(10), "Ready", |s| {
+            s.phase == Phase::Ready
+        })
+        .await;
+    }
+    assert_eq!(rt.network_namespaces().len(), 4);
+
+    // a stop frees the instance's namespace (and any pool name it still had)
+    rt.stop(&all[1].id).await.unwrap();
+    assert_eq!(rt.network_namespaces().len(), 3);
+    assert!(!namespaces(&env.bridge)
+        .iter()
+        .any(|n| n.ends_with(&all[1].id)));
+
+    assert_eq!(read("address"), bridge_mac);
+
+    // shutdown leaves nothing: no namespace, veth or address of this runtime
+    rt.shutdown().await;
+    assert!(
+        namespaces(&env.bridge).is_empty(),
+        "{:?}",
+        namespaces(&env.bridge)
+    );
+    let brif = std::fs::read_dir(Path::new("/sys/class/net").join(&env.bridge).join("brif"))
+        .unwrap()
+        .count();
+    assert_eq!(brif, 0, "veths left on the bridge");
+    let ips = std::fs::read_dir(env.state_dir().join("ips"))
+        .unwrap()
+        .count();
+    assert_eq!(ips, 0, "IP allocations left");
+    // and starts still work after the pool closed (without it)
+    let st = rt
+        .start(env.spec("pool-00009", Container::default()))
+        .await
+        .unwrap();
+    assert!(!rt.start_timings(&st.id).unwrap().network_pooled);
+    rt.shutdown().await;
+    assert!(namespaces(&env.bridge).is_empty());
 }
 
 /// Measures what the runtime itself holds per idle instance (RSS of this process,

@@ -283,6 +283,16 @@ impl Env {
         assert!(exited, "server did not exit within 15 s of SIGTERM");
         let left = self.netns();
         assert!(left.is_empty(), "network namespaces left behind: {left:?}");
+        // Nor namespaces kept ready for future instances (`{bridge}:pool-…`).
+        let pooled = format!("{}:", self.bridge);
+        let pool_left: Vec<String> = netns_list()
+            .into_iter()
+            .filter(|n| n.starts_with(&pooled))
+            .collect();
+        assert!(
+            pool_left.is_empty(),
+            "pooled network namespaces left behind: {pool_left:?}"
+        );
         let containers = self.runc_containers();
         assert!(
             containers.is_empty(),

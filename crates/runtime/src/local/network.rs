@@ -7,16 +7,31 @@
 //! default route). Namespaces are named `{bridge}-{instance id}` so recovery can find
 //! exactly the ones this runtime (this bridge) created. IP allocations are files
 //! under `{state_dir}/ips/` so a restarted process sees what a previous one handed
-//! out. Kept separate from everything else so a pool of pre-created namespaces (cold
-//! start) can slot in behind [`Network::setup`] later.
+//! out.
+//!
+//! Cold start: those two processes take ~5-10 ms, so [`Network::setup`] hands out a
+//! namespace from a small pool of ready ones when it can (complete: veth on the bridge,
+//! address, `lo` up, default route), and a background task refills the pool. A pooled
+//! namespace is created for a future instance id (its veth and IP allocation already
+//! carry that id) under the name `{bridge}:pool-{id}` (`:` cannot occur in an
+//! interface name, so the name never matches another bridge's `{bridge}-` prefix),
+//! and handing it out just moves its bind mount to `{bridge}-{id}` (two syscalls, no
+//! process): outside the pool, `{bridge}-*` are exactly the instances' namespaces, as
+//! before. Recovery and [`Network::close_pool`] remove pooled namespaces too.
 
+use std::collections::VecDeque;
+use std::ffi::CString;
 use std::fs;
 use std::io::Write;
 use std::net::Ipv4Addr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
 
 use crate::RuntimeError;
 
@@ -68,6 +83,8 @@ impl std::fmt::Display for Subnet {
 /// What one instance got from [`Network::setup`].
 #[derive(Clone, Debug)]
 pub struct Endpoint {
+    /// The instance id this endpoint was made for (veth name and IP allocation carry it).
+    pub id: String,
     /// Network namespace name (under `/run/netns`).
     pub netns: String,
     /// The host side of the veth pair.
@@ -83,7 +100,7 @@ impl Endpoint {
     }
 }
 
-/// The runtime's bridge, subnet and IP allocations.
+/// The runtime's bridge, subnet, IP allocations and pool of ready namespaces.
 pub struct Network {
     bridge: String,
     subnet: Subnet,
@@ -91,6 +108,44 @@ pub struct Network {
     /// Serialises allocation and remembers where the last one ended, so a freed
     /// address is not handed out again at once.
     cursor: Mutex<u32>,
+    pool: Mutex<Pool>,
+    /// Wakes the refill task (an endpoint was taken, or the pool closed).
+    pool_wake: Notify,
+    /// Starts in progress (see [`Network::start_in_progress`]).
+    starting: Arc<watch::Sender<usize>>,
+}
+
+/// The longest the refill task defers to starts in progress.
+pub const REFILL_MAX_WAIT: Duration = Duration::from_secs(1);
+
+/// See [`Network::start_in_progress`].
+pub struct StartGuard(Arc<watch::Sender<usize>>);
+
+impl Drop for StartGuard {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// Namespaces made ahead of time for the next starts.
+#[derive(Default)]
+struct Pool {
+    /// Complete endpoints under their pool names, oldest first.
+    ready: VecDeque<Endpoint>,
+    /// Pool names of endpoints handed out, still to be removed.
+    retired: Vec<String>,
+    /// How many the refill task keeps ready.
+    target: usize,
+    /// Set by [`Network::close_pool`]: hand out and make no more.
+    closed: bool,
+    refill: Option<JoinHandle<()>>,
+}
+
+/// A fresh random instance id (12 hex digits).
+pub fn new_id() -> String {
+    use rand::Rng;
+    let n: u64 = rand::thread_rng().gen();
+    format!("{:012x}", n & 0xffff_ffff_ffff)
 }
 
 impl Network {
@@ -112,16 +167,34 @@ impl Network {
             subnet,
             ip_dir,
             cursor: Mutex::new(subnet.hosts().start),
+            pool: Mutex::default(),
+            pool_wake: Notify::new(),
+            starting: Arc::new(watch::channel(0).0),
         };
         net.ensure_bridge().await?;
         Ok(net)
     }
 
+    /// Creates the bridge if missing, with a fixed MAC address: a Linux bridge whose
+    /// address was never set takes the lowest of its ports' addresses, so adding or
+    /// removing a veth (a start, a stop, a pool refill) could change it under the
+    /// instances, whose cached gateway address would then be dropped by the bridge
+    /// until their ARP entry expires (tens of seconds without replies).
     async fn ensure_bridge(&self) -> Result<(), RuntimeError> {
         let b = &self.bridge;
+        let sys = Path::new("/sys/class/net").join(b);
         let mut cmds = String::new();
-        if !Path::new("/sys/class/net").join(b).exists() {
-            cmds.push_str(&format!("link add {b} type bridge\n"));
+        if !sys.exists() {
+            let mac: [u8; 5] = rand::random();
+            cmds.push_str(&format!(
+                "link add {b} address 02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x} type bridge\n",
+                mac[0], mac[1], mac[2], mac[3], mac[4]
+            ));
+        } else if fs::read_to_string(sys.join("addr_assign_type")).is_ok_and(|t| t.trim() != "3") {
+            // 3 = NET_ADDR_SET; setting the current address pins it
+            if let Ok(mac) = fs::read_to_string(sys.join("address")) {
+                cmds.push_str(&format!("link set {b} address {}\n", mac.trim()));
+            }
         }
         cmds.push_str(&format!(
             "addr replace {}/{} dev {b}\nlink set {b} up\n",
@@ -136,11 +209,47 @@ impl Network {
         format!("{}-", self.bridge)
     }
 
-    /// Allocates an IP and creates the namespace and veth pair for instance `id`.
-    pub async fn setup(&self, id: &str) -> Result<Endpoint, RuntimeError> {
+    /// The namespace-name prefix of this runtime's pooled (not yet used) namespaces.
+    fn pool_prefix(&self) -> String {
+        format!("{}:pool-", self.bridge)
+    }
+
+    /// The network for a new instance, and whether it came from the pool: a pooled
+    /// endpoint (renamed to `{bridge}-{id}`) if one is ready, else a new one. The
+    /// instance takes the endpoint's id.
+    pub async fn setup(&self) -> Result<(Endpoint, bool), RuntimeError> {
+        loop {
+            let Some(mut ep) = self.pool.lock().unwrap().ready.pop_front() else {
+                break;
+            };
+            let name = format!("{}{}", self.netns_prefix(), ep.id);
+            match link_netns(&ep.netns, &name) {
+                Ok(()) => {
+                    // The old name goes later, off the start path (see `refill`).
+                    let pool_name = std::mem::replace(&mut ep.netns, name);
+                    self.pool.lock().unwrap().retired.push(pool_name);
+                    self.pool_wake.notify_one();
+                    return Ok((ep, true));
+                }
+                Err(e) => {
+                    tracing::warn!(netns = %ep.netns, error = %e, "pooled network namespace unusable; discarding it");
+                    self.teardown(&ep).await;
+                }
+            }
+        }
+        let id = new_id();
+        let ep = self
+            .create(&id, format!("{}{id}", self.netns_prefix()))
+            .await?;
+        Ok((ep, false))
+    }
+
+    /// Allocates an IP and creates namespace `netns` and the veth pair for instance `id`.
+    async fn create(&self, id: &str, netns: String) -> Result<Endpoint, RuntimeError> {
         let ip = self.allocate(id)?;
         let ep = Endpoint {
-            netns: format!("{}{id}", self.netns_prefix()),
+            id: id.to_string(),
+            netns,
             veth: veth_name(id),
             ip,
         };
@@ -170,9 +279,170 @@ impl Network {
     /// Deletes the veth pair and the namespace and frees the IP. Best effort: a part
     /// already gone is not an error.
     pub async fn teardown(&self, ep: &Endpoint) {
-        let cmds = format!("link del {}\nnetns del {}\n", ep.veth, ep.netns);
+        let mut cmds = format!("link del {}\nnetns del {}\n", ep.veth, ep.netns);
+        // A pooled endpoint's old name, if the refill task has not removed it yet.
+        let pool_name = format!("{}{}", self.pool_prefix(), ep.id);
+        if ep.netns != pool_name && Path::new("/run/netns").join(&pool_name).exists() {
+            cmds.push_str(&format!("netns del {pool_name}\n"));
+        }
         let _ = ip_batch_force(None, &cmds).await;
         self.free(ep.ip);
+    }
+
+    /// Marks a start in progress until the returned guard drops: meanwhile the refill
+    /// task waits (up to [`REFILL_MAX_WAIT`]), so making namespaces (two `ip`
+    /// processes, mount-table changes) does not compete with the start for CPU and
+    /// kernel locks.
+    pub fn start_in_progress(&self) -> StartGuard {
+        self.starting.send_modify(|n| *n += 1);
+        StartGuard(self.starting.clone())
+    }
+
+    /// Starts keeping `size` namespaces ready (nothing for 0). Call once, after
+    /// recovery. The refill task makes one at a time, whenever the pool is short.
+    pub fn start_pool(self: &Arc<Self>, size: usize) {
+        let mut pool = self.pool.lock().unwrap();
+        if size == 0 || pool.closed || pool.refill.is_some() {
+            return;
+        }
+        pool.target = size;
+        pool.refill = Some(tokio::spawn(self.clone().refill()));
+    }
+
+    /// The refill task: whenever the pool is short or handed-out endpoints have old
+    /// names left, waits for the starts in progress (see
+    /// [`Network::start_in_progress`]), then removes the old names and makes one
+    /// namespace; until closed.
+    async fn refill(self: Arc<Self>) {
+        let mut failures = 0u32;
+        loop {
+            let (short, has_retired) = {
+                let pool = self.pool.lock().unwrap();
+                if pool.closed {
+                    return;
+                }
+                (pool.ready.len() < pool.target, !pool.retired.is_empty())
+            };
+            if !short && !has_retired {
+                self.pool_wake.notified().await;
+                continue;
+            }
+            if !self.wait_for_quiet().await {
+                return;
+            }
+            let retired = std::mem::take(&mut self.pool.lock().unwrap().retired);
+            if !retired.is_empty() {
+                let _ = tokio::task::spawn_blocking(move || {
+                    retired.iter().for_each(|n| remove_netns_name(n))
+                })
+                .await;
+            }
+            if !short {
+                continue;
+            }
+            let id = new_id();
+            match self
+                .create(&id, format!("{}{id}", self.pool_prefix()))
+                .await
+            {
+                Ok(ep) => {
+                    failures = 0;
+                    let closed = {
+                        let mut pool = self.pool.lock().unwrap();
+                        if !pool.closed {
+                            pool.ready.push_back(ep.clone());
+                        }
+                        pool.closed
+                    };
+                    if closed {
+                        self.teardown(&ep).await;
+                        return;
+                    }
+                }
+                Err(e) => {
+                    // Starts still work (they make their own); try again later.
+                    let delay = Duration::from_millis(100)
+                        .saturating_mul(1 << failures.min(9))
+                        .min(Duration::from_secs(30));
+                    failures += 1;
+                    tracing::warn!(error = %e, ?delay, "network namespace pool: creating a namespace failed; retrying");
+                    let deadline = tokio::time::Instant::now() + delay;
+                    while tokio::time::timeout_at(deadline, self.pool_wake.notified())
+                        .await
+                        .is_ok()
+                    {
+                        if self.pool.lock().unwrap().closed {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits until no start is in progress, or [`REFILL_MAX_WAIT`]; false if the pool
+    /// was closed meanwhile.
+    async fn wait_for_quiet(&self) -> bool {
+        let deadline = tokio::time::Instant::now() + REFILL_MAX_WAIT;
+        let mut starting = self.starting.subscribe();
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => return true,
+                _ = starting.wait_for(|n| *n == 0) => return true,
+                _ = self.pool_wake.notified() => {
+                    if self.pool.lock().unwrap().closed {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stops refilling (waiting for a namespace being made) and removes the pooled
+    /// namespaces. Later [`Network::setup`] calls create their own.
+    pub async fn close_pool(&self) {
+        let task = {
+            let mut pool = self.pool.lock().unwrap();
+            pool.closed = true;
+            pool.refill.take()
+        };
+        self.pool_wake.notify_one();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+        let (ready, retired) = {
+            let mut pool = self.pool.lock().unwrap();
+            let ready: Vec<Endpoint> = pool.ready.drain(..).collect();
+            (ready, std::mem::take(&mut pool.retired))
+        };
+        if ready.is_empty() && retired.is_empty() {
+            return;
+        }
+        let mut cmds = String::new();
+        for ep in &ready {
+            cmds.push_str(&format!("link del {}\nnetns del {}\n", ep.veth, ep.netns));
+        }
+        for name in &retired {
+            cmds.push_str(&format!("netns del {name}\n"));
+        }
+        let _ = ip_batch_force(None, &cmds).await;
+        for ep in &ready {
+            self.free(ep.ip);
+        }
+    }
+
+    /// Stops the refill task at once, leaving the pooled namespaces for the next
+    /// runtime's recovery (a dropped runtime behaves like a crashed process).
+    pub fn abandon_pool(&self) {
+        if let Some(task) = self.pool.lock().unwrap().refill.take() {
+            task.abort();
+        }
+    }
+
+    /// Names of the pooled namespaces ready to be handed out (tests and diagnostics).
+    pub fn pooled_namespaces(&self) -> Vec<String> {
+        let pool = self.pool.lock().unwrap();
+        pool.ready.iter().map(|ep| ep.netns.clone()).collect()
     }
 
     fn allocate(&self, id: &str) -> Result<Ipv4Addr, RuntimeError> {
@@ -213,10 +483,11 @@ impl Network {
         self.ip_dir.join(ip.to_string()).exists()
     }
 
-    /// Removes every namespace, veth and IP allocation a previous process of this
-    /// runtime left behind. Call after their containers are gone.
+    /// Removes every namespace (instances' and pooled), veth and IP allocation a
+    /// previous process of this runtime left behind. Call after their containers are
+    /// gone, before [`Network::start_pool`].
     pub async fn cleanup_all(&self) {
-        let prefix = self.netns_prefix();
+        let prefixes = [self.netns_prefix(), self.pool_prefix()];
         let mut cmds = String::new();
         // veths still attached to our bridge (their namespace may already be gone)
         if let Ok(entries) =
@@ -229,7 +500,7 @@ impl Network {
         if let Ok(entries) = fs::read_dir("/run/netns") {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
-                if name.starts_with(&prefix) {
+                if prefixes.iter().any(|p| name.starts_with(p.as_str())) {
                     cmds.push_str(&format!("netns del {name}\n"));
                 }
             }
@@ -246,17 +517,78 @@ impl Network {
         }
     }
 
-    /// Names of this runtime's namespaces currently present (tests and diagnostics).
+    /// Names of this runtime's instances' namespaces currently present (tests and
+    /// diagnostics; pooled ones are not among them).
     pub fn namespaces(&self) -> Vec<String> {
-        let prefix = self.netns_prefix();
-        fs::read_dir("/run/netns")
-            .map(|d| {
-                d.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n.starts_with(&prefix))
-                    .collect()
-            })
-            .unwrap_or_default()
+        list_netns(&self.netns_prefix())
+    }
+}
+
+/// Names under `/run/netns` starting with `prefix`.
+fn list_netns(prefix: &str) -> Vec<String> {
+    fs::read_dir("/run/netns")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(prefix))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn netns_cpath(name: &str) -> std::io::Result<CString> {
+    CString::new(Path::new("/run/netns").join(name).as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
+}
+
+/// Gives a named network namespace a second name (`/run/netns/{from}` →
+/// `/run/netns/{to}`): the name is a bind mount of the namespace, so bind it again at
+/// the new name (an empty file, as `ip netns add` makes). The namespace itself, its
+/// interfaces and addresses are untouched. The old name stays until
+/// [`remove_netns_name`].
+fn link_netns(from: &str, to: &str) -> std::io::Result<()> {
+    let (src, dst) = (netns_cpath(from)?, netns_cpath(to)?);
+    // SAFETY: valid NUL-terminated path; the fd is closed at once.
+    let fd = unsafe {
+        libc::open(
+            dst.as_ptr(),
+            libc::O_RDONLY | libc::O_CREAT | libc::O_EXCL,
+            0,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is ours.
+    unsafe { libc::close(fd) };
+    // SAFETY: valid NUL-terminated paths; fstype and data may be null for MS_BIND.
+    let rc = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            dst.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND,
+            std::ptr::null(),
+        )
+    };
+    if rc != 0 {
+        let e = std::io::Error::last_os_error();
+        // SAFETY: valid NUL-terminated path.
+        unsafe { libc::unlink(dst.as_ptr()) };
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Removes one name of a network namespace (what `ip netns del` does), best effort.
+/// An unmount waits for an RCU grace period (milliseconds), so callers on the start
+/// path run this in the background.
+fn remove_netns_name(name: &str) {
+    let Ok(path) = netns_cpath(name) else { return };
+    // SAFETY: valid NUL-terminated path.
+    unsafe {
+        libc::umount2(path.as_ptr(), libc::MNT_DETACH);
+        libc::unlink(path.as_ptr());
     }
 }
 
@@ -287,7 +619,10 @@ async fn run_ip(netns: Option<&str>, commands: &str, force: bool) -> Result<(), 
     if force {
         cmd.arg("-force");
     }
+    // A dropped caller (an aborted pool refill) leaves no `ip` making namespaces
+    // behind it, e.g. while a new runtime's recovery cleans up.
     cmd.args(["-batch", "-"])
+        .kill_on_drop(true)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
@@ -348,6 +683,9 @@ mod tests {
             subnet: Subnet::parse("10.9.9.0/29").unwrap(),
             ip_dir: dir.path().to_path_buf(),
             cursor: Mutex::new(0),
+            pool: Mutex::default(),
+            pool_wake: Notify::new(),
+            starting: Arc::new(watch::channel(0).0),
         };
         let a = net.allocate("a").unwrap();
         let b = net.allocate("b").unwrap();
@@ -361,6 +699,9 @@ mod tests {
         let net2 = Network {
             cursor: Mutex::new(0),
             ip_dir: dir.path().to_path_buf(),
+            pool: Mutex::default(),
+            pool_wake: Notify::new(),
+            starting: Arc::new(watch::channel(0).0),
             ..net
         };
         let d = net2.allocate("d").unwrap();

@@ -1,7 +1,9 @@
 //! Readiness and liveness probes with Kubernetes' knobs (`initialDelaySeconds`,
 //! `periodSeconds`, `timeoutSeconds`, `successThreshold`, `failureThreshold`) and
-//! Knative's aggressive start: until the first success a readiness probe runs every
-//! 25 ms, so cold start is not dominated by the probe period.
+//! Knative's aggressive start: until the first success a readiness probe runs right
+//! away and then at growing intervals from 1 ms up to every 25 ms, so cold start is
+//! not dominated by the probe period (an app that boots in a few milliseconds is seen
+//! within about a millisecond of listening).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -13,8 +15,18 @@ use tokio::net::TcpStream;
 
 use super::process::Runc;
 
-/// Interval of the aggressive phase (until the first success).
+/// Interval of the aggressive phase (until the first success), once ramped up.
 pub const AGGRESSIVE_INTERVAL: Duration = Duration::from_millis(25);
+
+/// The first interval of the aggressive phase; it doubles up to [`AGGRESSIVE_INTERVAL`].
+pub const FIRST_INTERVAL: Duration = Duration::from_millis(1);
+
+/// The sleeps between the aggressive phase's probes: 1, 2, 4, 8, 16 ms, then 25 ms.
+pub fn aggressive_intervals() -> impl Iterator<Item = Duration> {
+    std::iter::successors(Some(FIRST_INTERVAL), |d| {
+        Some((*d * 2).min(AGGRESSIVE_INTERVAL))
+    })
+}
 
 /// How long one TCP connect of the aggressive phase may take. A connect to a brand-new
 /// veth can hang when its first SYN is lost (the retransmit comes after 1 s); dropping
@@ -229,6 +241,15 @@ mod tests {
         drop(listener);
         let closed = ProbeConfig::default_readiness(SocketAddr::from(([127, 0, 0, 1], port)));
         assert!(!closed.check_starting(&runc(), "x").await);
+    }
+
+    #[test]
+    fn aggressive_probing_ramps_up_to_its_interval() {
+        let ms: Vec<u64> = aggressive_intervals()
+            .take(8)
+            .map(|d| d.as_millis() as u64)
+            .collect();
+        assert_eq!(ms, [1, 2, 4, 8, 16, 25, 25, 25]);
     }
 
     #[test]

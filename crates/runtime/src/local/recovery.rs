@@ -1,7 +1,8 @@
 //! Start-up cleanup: a new runtime removes everything a previous process of the same
 //! runtime (same state dir, same bridge) left behind — runc containers under its
 //! `--root`, overlay and other mounts under its instance dirs, the instance dirs,
-//! network namespaces named `{bridge}-…`, veths on the bridge, IP allocations. The
+//! network namespaces named `{bridge}-…` (instances') and `{bridge}:pool-…` (pooled,
+//! not yet used), veths on the bridge, IP allocations. The
 //! controllers then re-create the instances they want, so nothing leaks across a
 //! crash or `kill -9`.
 
