@@ -766,3 +766,76 @@ async fn volumes_and_missing_config_map() {
     assert_eq!(env[0].name, "GREETING");
     assert_eq!(env[0].value.as_deref(), Some("hi"));
 }
+
+/// Each Revision gets a PodAutoscaler it owns; with `initial-scale: 0` nothing runs and
+/// the Revision is still Ready (Active False, NoTraffic); a request waiting at zero
+/// (a poke from the gateway) scales it to one instance at once.
+#[tokio::test]
+async fn pod_autoscaler_per_revision_and_scale_from_zero_on_a_poke() {
+    let options = ServingOptions::default();
+    let stats = options.scaling_stats.clone();
+    let h = start(options).await;
+    let c = &h.client;
+    let cms: Api<ConfigMap> = Api::namespaced(c.clone(), "knative-serving");
+    cms.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({
+            "metadata": {"name": "config-autoscaler"},
+            "data": {"allow-zero-initial-scale": "true"}
+        }))
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut svc = hello("Zero");
+    svc["spec"]["template"]["metadata"] =
+        json!({"annotations": {"autoscaling.knative.dev/initial-scale": "0"}});
+    create::<Service>(c, svc).await;
+    ready_service(c, "hello").await;
+
+    let pas: Api<skiff_api::autoscaling::v1alpha1::PodAutoscaler> =
+        Api::namespaced(c.clone(), "default");
+    let pa = eventually("the revision's PodAutoscaler at scale 0", || async {
+        let pa = pas.get("hello-00001").await.ok()?;
+        (pa.status.as_ref()?.desired_scale == Some(0)).then_some(pa)
+    })
+    .await;
+    let owner = &pa.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str()),
+        ("Revision", "hello-00001")
+    );
+    assert_eq!(pa.spec.reachability.as_deref(), Some("Reachable"));
+    assert!(h.runtime.live("default", "hello-00001").is_empty());
+    let revs: Api<Revision> = Api::namespaced(c.clone(), "default");
+    let rev = revs.get("hello-00001").await.unwrap();
+    let conds = rev.status.as_ref().unwrap().status.conditions.as_ref();
+    assert_eq!(condition(conds, "Ready").unwrap().0, "True");
+    let active = condition(conds, "Active").unwrap();
+    assert_eq!(
+        (active.0.as_str(), active.1.as_str()),
+        ("False", "NoTraffic")
+    );
+
+    // A request held at zero.
+    stats.poke(&skiff_runtime::RevisionKey {
+        namespace: "default".into(),
+        name: "hello-00001".into(),
+    });
+    eventually("one instance after the poke", || async {
+        (h.runtime.live("default", "hello-00001").len() == 1).then_some(())
+    })
+    .await;
+    eventually("the PodAutoscaler and Revision report it", || async {
+        let pa = pas.get("hello-00001").await.ok()?;
+        let st = pa.status.as_ref()?;
+        let rev = revs.get("hello-00001").await.ok()?;
+        let rst = rev.status.as_ref()?;
+        (st.desired_scale == Some(1)
+            && st.actual_scale == Some(1)
+            && rst.actual_replicas == Some(1)
+            && condition(rst.status.conditions.as_ref(), "Active")?.0 == "True")
+            .then_some(())
+    })
+    .await;
+}
