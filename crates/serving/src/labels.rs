@@ -19,6 +19,12 @@ pub const REVISION_LABEL: &str = "serving.knative.dev/revision";
 pub const REVISION_UID_LABEL: &str = "serving.knative.dev/revisionUID";
 /// Label: the Route an object belongs to.
 pub const ROUTE_LABEL: &str = "serving.knative.dev/route";
+/// Revision label: `active` while a Route sends it traffic, `reserve` once none does.
+pub const ROUTING_STATE_LABEL: &str = "serving.knative.dev/routingState";
+/// Revision annotation: when `routingState` last changed (RFC 3339).
+pub const ROUTING_STATE_MODIFIED_ANNOTATION: &str = "serving.knative.dev/routingStateModified";
+/// Revision annotation: the Routes sending it traffic, comma-separated and sorted.
+pub const ROUTES_ANNOTATION: &str = "serving.knative.dev/routes";
 /// Label: `cluster-local` keeps a Route off the public gateway.
 pub const VISIBILITY_LABEL: &str = "networking.knative.dev/visibility";
 /// Older spelling of [`VISIBILITY_LABEL`], still honoured by Knative.

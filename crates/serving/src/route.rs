@@ -88,6 +88,7 @@ async fn reconcile(route: Arc<Route>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     let uid = route.uid().unwrap_or_default();
     if route.metadata.deletion_timestamp.is_some() {
         ctx.routes.remove(&ns, &name, Some(&uid));
+        label_revisions(&ctx, &ns, &name, &[]).await?;
         return Ok(Action::await_change());
     }
     let labels: BTreeMap<String, String> = route.labels().clone();
@@ -135,6 +136,7 @@ async fn reconcile(route: Arc<Route>, ctx: Arc<Ctx>) -> Result<Action, Error> {
                 gateway_hosts(&ns, &name, &domain, &targets)
             };
             ctx.routes.set(&ns, &name, &uid, hosts);
+            label_revisions(&ctx, &ns, &name, &targets).await?;
             status.route.traffic = Some(targets);
             conds.set(INGRESS_READY, TRUE, "", "");
         }
@@ -302,4 +304,81 @@ fn gateway_hosts(
         }
     }
     hosts
+}
+
+/// Knative's route labeler: every Revision of the namespace lists the Routes that send
+/// it traffic (`serving.knative.dev/routes`) and carries `routingState` `active` while
+/// one does, `reserve` once none does, with the time of the last change.
+async fn label_revisions(
+    ctx: &Ctx,
+    ns: &str,
+    route: &str,
+    targets: &[TrafficTarget],
+) -> Result<(), Error> {
+    use crate::labels::{
+        ROUTES_ANNOTATION, ROUTING_STATE_LABEL, ROUTING_STATE_MODIFIED_ANNOTATION,
+    };
+    let api: Api<Revision> = Api::namespaced(ctx.client.clone(), ns);
+    let routed: std::collections::BTreeSet<&str> = targets
+        .iter()
+        .filter_map(|t| t.revision_name.as_deref())
+        .collect();
+    for rev in api.list(&Default::default()).await?.items {
+        let rev_name = rev.name_any();
+        let mut routes: std::collections::BTreeSet<String> = rev
+            .annotations()
+            .get(ROUTES_ANNOTATION)
+            .map(|v| {
+                v.split(',')
+                    .filter(|r| !r.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let had = routes.contains(route);
+        let wants = routed.contains(rev_name.as_str());
+        if had == wants && rev.labels().contains_key(ROUTING_STATE_LABEL) {
+            continue;
+        }
+        if !had && !wants {
+            // Never routed by this Route: another Route's business (or pending).
+            continue;
+        }
+        if wants {
+            routes.insert(route.to_string());
+        } else {
+            routes.remove(route);
+        }
+        let state = if routes.is_empty() {
+            "reserve"
+        } else {
+            "active"
+        };
+        let mut annotations = serde_json::Map::new();
+        annotations.insert(
+            ROUTES_ANNOTATION.into(),
+            if routes.is_empty() {
+                serde_json::Value::Null
+            } else {
+                routes.iter().cloned().collect::<Vec<_>>().join(",").into()
+            },
+        );
+        if rev.labels().get(ROUTING_STATE_LABEL).map(String::as_str) != Some(state) {
+            annotations.insert(
+                ROUTING_STATE_MODIFIED_ANNOTATION.into(),
+                ctx.options.clock.now().to_string().into(),
+            );
+        }
+        let patch = serde_json::json!({"metadata": {
+            "labels": {ROUTING_STATE_LABEL: state},
+            "annotations": annotations,
+        }});
+        api.patch(
+            &rev_name,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await?;
+    }
+    Ok(())
 }

@@ -280,6 +280,26 @@ async fn helloworld_update_and_delete() {
         "True",
         "a revision without traffic stays Ready"
     );
+    // Knative's route labeler: the old revision is in reserve, the new one active.
+    eventually("routing states", || async {
+        let state = |r: &Revision| {
+            r.metadata
+                .labels
+                .as_ref()?
+                .get("serving.knative.dev/routingState")
+                .cloned()
+        };
+        let old = revs.get("hello-00001").await.ok()?;
+        let new = revs.get("hello-00002").await.ok()?;
+        let routes = new
+            .metadata
+            .annotations
+            .as_ref()?
+            .get("serving.knative.dev/routes")?
+            .clone();
+        (state(&old)? == "reserve" && state(&new)? == "active" && routes == "hello").then_some(())
+    })
+    .await;
 
     // Delete: everything owned goes, and every instance stops.
     svcs.delete("hello", &DeleteParams::default())
