@@ -329,23 +329,7 @@ async fn evaluate(
         .get(key)
         .map_or(0, |v| v.iter().filter(|i| i.phase == Phase::Ready).count()) as u32;
     let now = Instant::now();
-    if !states.contains_key(key) && scaling.class == Class::Hpa {
-        // Read once: the Revision (and so its resources) never changes.
-        let cpu_request = cpu_request_of(ctx, key).await;
-        states.insert(
-            key.clone(),
-            Scaled {
-                pa: skiff_autoscaler::PodAutoscaler::new(now, &scaling),
-                scaling: scaling.clone(),
-                labels: labels_of(&pa),
-                next_tick: None,
-                last_ready: ready,
-                cpu: HashMap::new(),
-                cpu_request,
-            },
-        );
-    }
-    let s = states.entry(key.clone()).or_insert_with(|| {
+    if !states.contains_key(key) {
         // A PodAutoscaler seen for the first time: new (no decision yet), or one this
         // process did not follow before (server restart): resume from what runs.
         let decided = pa.status.as_ref().and_then(|st| st.desired_scale);
@@ -355,16 +339,27 @@ async fn evaluate(
                 skiff_autoscaler::PodAutoscaler::resume(now, &scaling, d.max(0) as u32, ready)
             }
         };
-        Scaled {
-            pa: pa_state,
-            scaling: scaling.clone(),
-            labels: labels_of(&pa),
-            next_tick: None,
-            last_ready: ready,
-            cpu: HashMap::new(),
-            cpu_request: None,
-        }
-    });
+        // Read once: the Revision (and so its resources) never changes.
+        let cpu_request = match scaling.class {
+            Class::Hpa => cpu_request_of(ctx, key).await,
+            Class::Kpa => None,
+        };
+        states.insert(
+            key.clone(),
+            Scaled {
+                pa: pa_state,
+                scaling: scaling.clone(),
+                labels: labels_of(&pa),
+                next_tick: None,
+                last_ready: ready,
+                cpu: HashMap::new(),
+                cpu_request,
+            },
+        );
+    }
+    let Some(s) = states.get_mut(key) else {
+        return;
+    };
     s.scaling = scaling;
     s.last_ready = ready;
     let decision = s.pa.tick(now, ready, &s.scaling);
