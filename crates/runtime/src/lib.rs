@@ -155,5 +155,148 @@ pub trait Runtime: Send + Sync + 'static {
     ) -> Result<BoxStream<'static, bytes::Bytes>, RuntimeError>;
 }
 
+/// A host directory bind-mounted into a container (a Tekton workspace, the results or
+/// scripts dir, a service-account token dir).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BindMount {
+    pub host_path: PathBuf,
+    /// Absolute path inside the container.
+    pub container_path: String,
+    pub read_only: bool,
+}
+
+/// Names a run-to-completion pod: the Pod it is shown as.
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub struct PodKey {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for PodKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// One container of a run-to-completion pod: a Tekton step or sidecar.
+#[derive(Clone, Debug)]
+pub struct PodContainerSpec {
+    /// The container's name in the Pod (`step-build`, `sidecar-db`).
+    pub name: String,
+    pub image: ImageRootfs,
+    /// Command/args/env/workingDir/resources/securityContext (probes for sidecars);
+    /// `$(VAR)` references are expanded as Kubernetes does.
+    pub container: k8s_openapi::api::core::v1::Container,
+    /// Environment added by the platform, applied after the image's and before the
+    /// container's.
+    pub platform_env: Vec<(String, String)>,
+    pub mounts: Vec<BindMount>,
+    /// A step that runs longer is killed (`TimeoutExceeded`).
+    pub timeout: Option<std::time::Duration>,
+    /// Whether the next steps run after this one failed (Tekton's `onError: continue`).
+    pub continue_on_error: bool,
+}
+
+/// A pod whose steps run one after another, each to completion, in one sandbox (one
+/// network namespace and hostname), with sidecars running beside them: what a Tekton
+/// TaskRun's Pod does.
+#[derive(Clone, Debug)]
+pub struct TaskPodSpec {
+    pub key: PodKey,
+    pub labels: BTreeMap<String, String>,
+    pub steps: Vec<PodContainerSpec>,
+    pub sidecars: Vec<PodContainerSpec>,
+    /// Extra `/etc/hosts` entries (name → address), e.g. `kubernetes.default.svc`.
+    pub extra_hosts: Vec<(String, std::net::IpAddr)>,
+}
+
+/// Where one container of a task pod is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ContainerPhase {
+    Waiting,
+    Running,
+    Terminated,
+}
+
+/// The state of one container of a task pod.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ContainerRunState {
+    pub name: String,
+    pub phase: ContainerPhase,
+    pub started_at: Option<jiff::Timestamp>,
+    pub finished_at: Option<jiff::Timestamp>,
+    /// Set once terminated.
+    pub exit_code: Option<i32>,
+    /// Once terminated: `Completed`, `Error`, `OOMKilled`, `StartError`,
+    /// `TimeoutExceeded`, `Cancelled`, or `Skipped` (never ran: an earlier step failed
+    /// or the pod was cancelled).
+    pub reason: String,
+    pub message: String,
+    /// The image's manifest digest.
+    pub image_digest: String,
+}
+
+/// Where a task pod is, as a Pod's `status.phase`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum PodPhase {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// A snapshot of one task pod.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TaskPodStatus {
+    pub key: PodKey,
+    pub labels: BTreeMap<String, String>,
+    pub ip: Option<std::net::IpAddr>,
+    pub phase: PodPhase,
+    pub steps: Vec<ContainerRunState>,
+    pub sidecars: Vec<ContainerRunState>,
+    pub started_at: Option<jiff::Timestamp>,
+    pub finished_at: Option<jiff::Timestamp>,
+}
+
+impl TaskPodStatus {
+    /// Whether every step has finished (the pod succeeded or failed).
+    pub fn finished(&self) -> bool {
+        matches!(self.phase, PodPhase::Succeeded | PodPhase::Failed)
+    }
+}
+
+/// Runs task pods (see [`TaskPodSpec`]). A pod's record and its containers' logs stay
+/// after it finishes, until [`TaskRuntime::delete_pod`] (as a completed Pod and its
+/// logs stay in Kubernetes until the Pod is deleted); logs also outlive a restart of
+/// the runtime.
+#[async_trait::async_trait]
+pub trait TaskRuntime: Send + Sync + 'static {
+    /// Creates the pod's sandbox and starts its first container; returns as soon as it
+    /// is under way (progress arrives on [`TaskRuntime::subscribe_pods`]). An existing
+    /// pod of the same key is an error.
+    async fn run_pod(&self, spec: TaskPodSpec) -> Result<TaskPodStatus, RuntimeError>;
+    /// Stops a running pod: the running step is killed and reported with `reason`
+    /// (`Cancelled`, `TimeoutExceeded`), steps not yet run are `Skipped`.
+    async fn cancel_pod(&self, key: &PodKey, reason: &str) -> Result<(), RuntimeError>;
+    /// Stops the pod if it runs and forgets it, its files and its logs.
+    async fn delete_pod(&self, key: &PodKey) -> Result<(), RuntimeError>;
+    /// All pods this runtime knows (running and finished).
+    fn list_pods(&self) -> Vec<TaskPodStatus>;
+    /// Every status change of any pod, as it happens.
+    fn subscribe_pods(&self) -> broadcast::Receiver<TaskPodStatus>;
+    /// One container's output; `follow` ends when the container has finished. Works
+    /// for pods finished before a restart too (their log files are kept).
+    async fn pod_logs(
+        &self,
+        key: &PodKey,
+        container: &str,
+        options: LogOptions,
+    ) -> Result<BoxStream<'static, bytes::Bytes>, RuntimeError>;
+    /// The address pods reach this host at (the bridge's own address).
+    fn host_address(&self) -> std::net::IpAddr;
+}
+
 pub mod local;
 pub use local::{BackoffPolicy, LocalRuntime, LocalRuntimeOptions, StartTimings};

@@ -16,8 +16,9 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use skiff_runtime::{
-    BackoffPolicy, FileMount, ImageRootfs, InstanceSpec, InstanceStatus, LocalRuntime,
-    LocalRuntimeOptions, LogOptions, Phase, RevisionKey, Runtime,
+    BackoffPolicy, BindMount, ContainerPhase, FileMount, ImageRootfs, InstanceSpec, InstanceStatus,
+    LocalRuntime, LocalRuntimeOptions, LogOptions, Phase, PodContainerSpec, PodKey, PodPhase,
+    RevisionKey, Runtime, TaskPodSpec, TaskPodStatus, TaskRuntime,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -55,7 +56,8 @@ impl Env {
         }
         std::fs::copy(busybox, rootfs.join("bin/busybox")).unwrap();
         for applet in [
-            "sh", "httpd", "sleep", "cat", "echo", "nc", "id", "ls", "pwd", "true",
+            "sh", "httpd", "sleep", "cat", "echo", "nc", "id", "ls", "pwd", "true", "wget", "date",
+            "mkdir",
         ] {
             std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
         }
@@ -846,4 +848,266 @@ async fn overhead_per_idle_instance() {
 fn static_elf_check() {
     assert!(!is_static_elf64(&std::fs::read("/bin/ls").unwrap()));
     assert!(!is_static_elf64(b"not an elf"));
+}
+
+// ---------------------------------------------------------------------------
+// Task pods (TaskRun steps)
+// ---------------------------------------------------------------------------
+
+impl Env {
+    /// A step (or sidecar) running `script` with `sh -c`, the workspace dir mounted at
+    /// `/workspace`.
+    fn step(&self, name: &str, script: &str) -> PodContainerSpec {
+        let image = self.spec("unused", Container::default()).image;
+        PodContainerSpec {
+            name: name.into(),
+            image,
+            container: Container {
+                name: name.into(),
+                command: Some(vec!["sh".into(), "-c".into(), script.into()]),
+                ..Default::default()
+            },
+            platform_env: vec![("FROM_PLATFORM".into(), "1".into())],
+            mounts: vec![BindMount {
+                host_path: self.dir.path().join("workspace"),
+                container_path: "/workspace".into(),
+                read_only: false,
+            }],
+            timeout: None,
+            continue_on_error: false,
+        }
+    }
+
+    fn pod(&self, name: &str, steps: Vec<PodContainerSpec>) -> TaskPodSpec {
+        std::fs::create_dir_all(self.dir.path().join("workspace")).unwrap();
+        TaskPodSpec {
+            key: PodKey {
+                namespace: "default".into(),
+                name: name.into(),
+            },
+            labels: BTreeMap::from([("tekton.dev/taskRun".into(), name.into())]),
+            steps,
+            sidecars: vec![],
+            extra_hosts: vec![("kubernetes.default.svc".into(), "10.0.0.1".parse().unwrap())],
+        }
+    }
+}
+
+/// Waits for the pod to finish (polling its status) and returns its last status.
+async fn finished(rt: &LocalRuntime, key: &PodKey, within: Duration) -> TaskPodStatus {
+    until(within, "the pod to finish", async || {
+        rt.list_pods()
+            .into_iter()
+            .find(|p| p.key == *key && p.finished())
+    })
+    .await
+}
+
+async fn container_log(rt: &LocalRuntime, key: &PodKey, container: &str) -> String {
+    let out = rt
+        .pod_logs(key, container, LogOptions::default())
+        .await
+        .unwrap()
+        .collect::<Vec<_>>()
+        .await
+        .concat();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_pod_runs_steps_in_order_sharing_the_workspace() {
+    let Some(env) = Env::new() else { return };
+    let rt = env.runtime().await;
+    let pod = env.pod(
+        "build-pod",
+        vec![
+            env.step("step-one", "echo one > /workspace/out; echo from one; echo $FROM_PLATFORM"),
+            env.step("step-two", "cat /workspace/out; echo two >> /workspace/out; grep kubernetes /etc/hosts; hostname"),
+            env.step("step-three", "cat /workspace/out >&2; exit 0"),
+        ],
+    );
+    let key = pod.key.clone();
+    let mut events = rt.subscribe_pods();
+    rt.run_pod(pod).await.unwrap();
+    let st = finished(&rt, &key, Duration::from_secs(30)).await;
+    assert_eq!(st.phase, PodPhase::Succeeded, "{st:#?}");
+    for s in &st.steps {
+        assert_eq!(s.phase, ContainerPhase::Terminated);
+        assert_eq!(s.exit_code, Some(0), "{s:?}");
+        assert_eq!(s.reason, "Completed");
+    }
+    // strictly one after another
+    for w in st.steps.windows(2) {
+        assert!(
+            w[0].finished_at.unwrap() <= w[1].started_at.unwrap(),
+            "{st:#?}"
+        );
+    }
+    assert_eq!(container_log(&rt, &key, "step-one").await, "from one\n1\n");
+    let two = container_log(&rt, &key, "step-two").await;
+    assert!(
+        two.starts_with("one\n10.0.0.1\tkubernetes.default.svc\nbuild-pod\n"),
+        "{two}"
+    );
+    assert_eq!(container_log(&rt, &key, "step-three").await, "one\ntwo\n");
+    // events told the story as it happened: a Running step-two was seen
+    let mut saw_running = false;
+    while let Ok(ev) = events.try_recv() {
+        saw_running |= ev.steps[1].phase == ContainerPhase::Running;
+    }
+    assert!(saw_running);
+    // the sandbox is gone, the logs stay until the pod is deleted
+    assert!(
+        namespaces(&env.bridge).iter().all(|n| n.contains(":pool-")),
+        "{:?}",
+        namespaces(&env.bridge)
+    );
+    assert!(mounts_under(&env.state_dir()).is_empty());
+    assert!(rt
+        .pod_logs(&key, "step-nope", LogOptions::default())
+        .await
+        .is_err());
+    rt.delete_pod(&key).await.unwrap();
+    assert!(rt.list_pods().is_empty());
+    assert!(rt
+        .pod_logs(&key, "step-one", LogOptions::default())
+        .await
+        .is_err());
+    rt.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_pod_failures_skip_later_steps_unless_continued() {
+    let Some(env) = Env::new() else { return };
+    let rt = env.runtime().await;
+    let mut tolerated = env.step("step-flaky", "echo trying; exit 3");
+    tolerated.continue_on_error = true;
+    let pod = env.pod(
+        "fail-pod",
+        vec![
+            tolerated,
+            env.step("step-bad", "exit 7"),
+            env.step("step-never", "echo never"),
+        ],
+    );
+    let key = pod.key.clone();
+    rt.run_pod(pod.clone()).await.unwrap();
+    assert!(
+        rt.run_pod(pod).await.is_err(),
+        "a second pod of the same name is refused"
+    );
+    let st = finished(&rt, &key, Duration::from_secs(30)).await;
+    assert_eq!(st.phase, PodPhase::Failed);
+    assert_eq!(
+        (st.steps[0].exit_code, st.steps[0].reason.as_str()),
+        (Some(3), "Error")
+    );
+    assert_eq!(
+        (st.steps[1].exit_code, st.steps[1].reason.as_str()),
+        (Some(7), "Error")
+    );
+    assert_eq!(st.steps[2].reason, "Skipped");
+    assert!(st.steps[2].started_at.is_none());
+    assert_eq!(container_log(&rt, &key, "step-never").await, "");
+    rt.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_pod_step_timeout_and_cancel() {
+    let Some(env) = Env::new() else { return };
+    let rt = env.runtime().await;
+    let mut slow = env.step("step-slow", "echo started; sleep 30");
+    slow.timeout = Some(Duration::from_millis(300));
+    let pod = env.pod("timeout-pod", vec![slow, env.step("step-after", "true")]);
+    let key = pod.key.clone();
+    let began = Instant::now();
+    rt.run_pod(pod).await.unwrap();
+    let st = finished(&rt, &key, Duration::from_secs(20)).await;
+    assert!(began.elapsed() < Duration::from_secs(10));
+    assert_eq!(st.phase, PodPhase::Failed);
+    assert_eq!(st.steps[0].reason, "TimeoutExceeded");
+    assert_eq!(st.steps[1].reason, "Skipped");
+
+    let pod = env.pod(
+        "cancel-pod",
+        vec![
+            env.step("step-wait", "echo waiting; sleep 30"),
+            env.step("step-after", "true"),
+        ],
+    );
+    let key = pod.key.clone();
+    rt.run_pod(pod).await.unwrap();
+    until(Duration::from_secs(10), "the step to run", async || {
+        let log = container_log(&rt, &key, "step-wait").await;
+        log.contains("waiting").then_some(())
+    })
+    .await;
+    // follow ends when the pod is cancelled
+    let follow = rt
+        .pod_logs(
+            &key,
+            "step-wait",
+            LogOptions {
+                follow: true,
+                tail_lines: None,
+            },
+        )
+        .await
+        .unwrap();
+    rt.cancel_pod(&key, "Cancelled").await.unwrap();
+    let st = finished(&rt, &key, Duration::from_secs(20)).await;
+    assert_eq!(st.steps[0].reason, "Cancelled");
+    assert_eq!(st.steps[1].reason, "Skipped");
+    let all = tokio::time::timeout(Duration::from_secs(5), follow.collect::<Vec<_>>())
+        .await
+        .expect("follow ends");
+    assert_eq!(String::from_utf8_lossy(&all.concat()), "waiting\n");
+    rt.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_pod_sidecar_serves_the_steps_then_stops() {
+    let Some(env) = Env::new() else { return };
+    let rt = env.runtime().await;
+    let mut pod = env.pod(
+        "sidecar-pod",
+        vec![env.step(
+            "step-client",
+            "wget -q -O - http://127.0.0.1:8080/index.html",
+        )],
+    );
+    let mut sidecar = env.step("sidecar-web", "exec httpd -f -p 8080 -h /www");
+    sidecar.container.readiness_probe = Some(Probe {
+        tcp_socket: Some(k8s_openapi::api::core::v1::TCPSocketAction {
+            port: IntOrString::Int(8080),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    pod.sidecars.push(sidecar);
+    let key = pod.key.clone();
+    rt.run_pod(pod).await.unwrap();
+    let st = finished(&rt, &key, Duration::from_secs(30)).await;
+    assert_eq!(st.phase, PodPhase::Succeeded, "{st:#?}");
+    assert_eq!(
+        container_log(&rt, &key, "step-client").await,
+        "hello from skiff\n"
+    );
+    assert_eq!(st.sidecars[0].phase, ContainerPhase::Terminated);
+    assert!(env_runc_ids(&env).is_empty());
+    rt.shutdown().await;
+}
+
+fn env_runc_ids(env: &Env) -> Vec<String> {
+    let out = Command::new("runc")
+        .arg("--root")
+        .arg(env.state_dir().join("runc"))
+        .args(["list", "-q"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
 }

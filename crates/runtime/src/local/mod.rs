@@ -20,6 +20,7 @@
 
 mod logs;
 mod network;
+mod pods;
 mod probes;
 mod process;
 mod recovery;
@@ -139,6 +140,10 @@ struct Shared {
     instances: Mutex<HashMap<String, Instance>>,
     events: broadcast::Sender<InstanceStatus>,
     ticker: Mutex<Option<JoinHandle<()>>>,
+    /// Task pods (see `pods`).
+    pods: pods::Pods,
+    /// The bridge's address: the host as seen from instances and pods.
+    host_ip: std::net::Ipv4Addr,
 }
 
 struct Instance {
@@ -200,6 +205,8 @@ impl LocalRuntime {
             instances: Mutex::new(HashMap::new()),
             events,
             ticker: Mutex::new(None),
+            pods: pods::Pods::default(),
+            host_ip: subnet.gateway(),
         });
         let weak = Arc::downgrade(&shared);
         let ticker = tokio::spawn(async move {
@@ -216,7 +223,7 @@ impl LocalRuntime {
         Ok(Arc::new(LocalRuntime { shared }))
     }
 
-    /// Stops every instance and removes the pooled network namespaces (used when
+    /// Stops every instance and task pod and removes the pooled network namespaces (used when
     /// `skiff server` exits).
     pub async fn shutdown(&self) {
         let ids: Vec<String> = self
@@ -228,6 +235,7 @@ impl LocalRuntime {
             .cloned()
             .collect();
         futures::future::join_all(ids.iter().map(|id| self.stop(id))).await;
+        self.shared.pods.cancel_all("Cancelled").await;
         self.shared.network.close_pool().await;
     }
 
@@ -285,6 +293,7 @@ impl Drop for LocalRuntime {
             t.abort();
         }
         self.shared.network.abandon_pool();
+        self.shared.pods.abort_all();
         for inst in self.shared.instances.lock().unwrap().values_mut() {
             if let Some(t) = inst.task.take() {
                 t.abort();
@@ -354,7 +363,7 @@ impl Shared {
         let layout = self.layout(id);
         let result = (|| {
             std::fs::create_dir_all(&layout.dir).map_err(network::io_err("create", &layout.dir))?;
-            rootfs::write_etc(&layout, &spec.pod_name, ep.ip)?;
+            rootfs::write_etc(&layout, &spec.pod_name, ep.ip, &[])?;
             let file_mounts = rootfs::write_file_mounts(&layout, &spec.file_mounts)?;
             let netns = ep.netns_path();
             let cgroup = self.cgroup(id).path;
@@ -364,7 +373,7 @@ impl Shared {
                     rootfs: &layout.rootfs(),
                     netns: &netns,
                     etc_dir: &layout.etc(),
-                    file_mounts,
+                    binds: file_mounts,
                     cgroup: &cgroup,
                 },
             )?;

@@ -10,7 +10,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use super::network::io_err;
-use crate::{FileMount, RuntimeError};
+use crate::{BindMount, FileMount, RuntimeError};
 
 /// The instance dir's layout.
 pub struct Layout {
@@ -132,13 +132,22 @@ fn unescape_mountinfo(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Writes `/etc/hosts`, `/etc/resolv.conf` and `/etc/hostname` for the instance.
-pub fn write_etc(layout: &Layout, hostname: &str, ip: Ipv4Addr) -> Result<(), RuntimeError> {
+/// Writes `/etc/hosts` (with `extra_hosts` entries), `/etc/resolv.conf` and
+/// `/etc/hostname` for the instance.
+pub fn write_etc(
+    layout: &Layout,
+    hostname: &str,
+    ip: Ipv4Addr,
+    extra_hosts: &[(String, std::net::IpAddr)],
+) -> Result<(), RuntimeError> {
     let etc = layout.etc();
     fs::create_dir_all(&etc).map_err(io_err("create", &etc))?;
-    let hosts = format!(
+    let mut hosts = format!(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{ip}\t{hostname}\n"
     );
+    for (name, addr) in extra_hosts {
+        hosts.push_str(&format!("{addr}\t{name}\n"));
+    }
     // The host's resolvers, minus loopback ones (unreachable from the namespace).
     let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let mut resolv: String = host_resolv
@@ -166,12 +175,12 @@ pub fn write_etc(layout: &Layout, hostname: &str, ip: Ipv4Addr) -> Result<(), Ru
     Ok(())
 }
 
-/// Writes each file mount's files under the instance dir and returns
-/// `(host dir, container path)` pairs for the spec.
+/// Writes each file mount's files under the instance dir and returns the read-only
+/// bind mounts for the spec.
 pub fn write_file_mounts(
     layout: &Layout,
     mounts: &[FileMount],
-) -> Result<Vec<(PathBuf, String)>, RuntimeError> {
+) -> Result<Vec<BindMount>, RuntimeError> {
     let mut out = Vec::new();
     for (i, m) in mounts.iter().enumerate() {
         if !m.mount_path.starts_with('/') {
@@ -196,7 +205,11 @@ pub fn write_file_mounts(
             }
             fs::write(&p, content).map_err(io_err("write", &p))?;
         }
-        out.push((dir, m.mount_path.clone()));
+        out.push(BindMount {
+            host_path: dir,
+            container_path: m.mount_path.clone(),
+            read_only: true,
+        });
     }
     Ok(out)
 }
@@ -237,6 +250,6 @@ mod tests {
             files,
         };
         let out = write_file_mounts(&layout, &[m]).unwrap();
-        assert_eq!(fs::read(out[0].0.join("a.conf")).unwrap(), b"yes");
+        assert_eq!(fs::read(out[0].host_path.join("a.conf")).unwrap(), b"yes");
     }
 }

@@ -6,13 +6,13 @@
 //! Written as JSON in runc's own `config.json` shape and parsed into
 //! [`oci_spec::runtime::Spec`], so the types are checked before runc sees them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use k8s_openapi::api::core::v1::Container;
 use oci_spec::runtime::Spec;
 use serde_json::json;
 
-use crate::{InstanceSpec, RuntimeError};
+use crate::{BindMount, InstanceSpec, RuntimeError};
 
 /// Docker's default capability set.
 pub const DEFAULT_CAPABILITIES: &[&str] = &[
@@ -42,8 +42,9 @@ pub struct SpecPaths<'a> {
     pub netns: &'a Path,
     /// Generated `/etc/hosts`, `/etc/resolv.conf`, `/etc/hostname`.
     pub etc_dir: &'a Path,
-    /// `(host dir, container path)` of each ConfigMap/Secret volume, mounted read-only.
-    pub file_mounts: Vec<(PathBuf, String)>,
+    /// Host dirs bind-mounted into the container: ConfigMap/Secret volumes (read-only),
+    /// a task pod's workspaces and Tekton dirs.
+    pub binds: Vec<BindMount>,
     /// The cgroup path (`/skiff/{id}`).
     pub cgroup: &'a str,
 }
@@ -85,12 +86,22 @@ pub fn build(spec: &InstanceSpec, paths: &SpecPaths<'_>) -> Result<Spec, Runtime
             "options": ["rbind", "rprivate"],
         }));
     }
-    for (host, target) in &paths.file_mounts {
+    for b in &paths.binds {
+        if !b.container_path.starts_with('/') {
+            return Err(RuntimeError::Failed(format!(
+                "mount path {:?} must be absolute",
+                b.container_path
+            )));
+        }
+        let mut options = vec!["rbind", "rprivate", "nosuid", "nodev"];
+        if b.read_only {
+            options.push("ro");
+        }
         mounts.push(json!({
-            "destination": target,
+            "destination": b.container_path,
             "type": "bind",
-            "source": host,
-            "options": ["rbind", "rprivate", "ro", "nosuid", "nodev"],
+            "source": b.host_path,
+            "options": options,
         }));
     }
 
@@ -527,7 +538,18 @@ mod tests {
             rootfs: Path::new("/r"),
             netns: Path::new("/run/netns/x"),
             etc_dir: Path::new("/e"),
-            file_mounts: vec![("/f/0".into(), "/config".into())],
+            binds: vec![
+                BindMount {
+                    host_path: "/f/0".into(),
+                    container_path: "/config".into(),
+                    read_only: true,
+                },
+                BindMount {
+                    host_path: "/w".into(),
+                    container_path: "/workspace".into(),
+                    read_only: false,
+                },
+            ],
             cgroup: "/skiff/x",
         };
         let oci = build(&s, &paths).unwrap();
@@ -541,6 +563,13 @@ mod tests {
             .as_array()
             .unwrap()
             .iter()
-            .any(|m| m["destination"] == "/config"));
+            .any(|m| m["destination"] == "/config"
+                && m["options"].as_array().unwrap().contains(&"ro".into())));
+        assert!(v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["destination"] == "/workspace"
+                && !m["options"].as_array().unwrap().contains(&"ro".into())));
     }
 }
