@@ -2,42 +2,41 @@
 //! `skiff image pack`, pushed by `skopeo` to Debian's `docker-registry`, then resolved
 //! and pulled by skiff's image store (anonymous and htpasswd basic auth), served from
 //! cache when the registry is gone, clear errors for unreachable registries and
-//! unknown tags, and `skiff image import` of a docker-archive written by skopeo.
+//! unknown tags, `skiff image import` of a docker-archive written by skopeo, and
+//! registry mirrors (`--registry-mirror docker.io=http://…`).
 //!
 //! Needs `skopeo` and `docker-registry` (scripts/install-deps.sh installs them);
 //! without them the tests say "skipped" and pass.
 
 mod common;
 
-use std::net::{TcpListener, TcpStream};
+use common::pipelines;
+
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::free_port;
-use skiff_images::{auth_from_docker_config_json, Auth, ImageError, ImageStore, StoreOptions};
+use pipelines::Registry;
+use skiff_images::{
+    auth_from_docker_config_json, Auth, ImageError, ImageStore, Mirror, StoreOptions,
+};
 
 fn skiff_bin() -> &'static str {
     env!("CARGO_BIN_EXE_skiff")
 }
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
 /// False (with a note) when the external tools are missing.
 fn tools_present() -> bool {
-    let ok = have("skopeo") && have("docker-registry");
-    if !ok {
-        eprintln!("skipped: skopeo and docker-registry are needed (run scripts/install-deps.sh)");
+    match pipelines::registry_tools() {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("skipped: {e}");
+            false
+        }
     }
-    ok
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -81,67 +80,6 @@ fn sample_app() -> PathBuf {
         target.join("debug/skiff-sample-app")
     })
     .clone()
-}
-
-/// A `docker-registry` process on a free loopback port; killed on drop.
-struct Registry {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start(htpasswd: Option<&str>) -> Registry {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let mut config = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.path().join("data").display()
-        );
-        if let Some(line) = htpasswd {
-            let file = dir.path().join("htpasswd");
-            std::fs::write(&file, format!("{line}\n")).unwrap();
-            config.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: r\n    path: {}\n",
-                file.display()
-            ));
-        }
-        let cfg = dir.path().join("config.yml");
-        std::fs::write(&cfg, config).unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&cfg)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let reg = Registry {
-            child,
-            port,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "docker-registry did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        reg
-    }
-
-    fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }
 
 /// Packs the sample app with `skiff image pack` into an OCI archive.
@@ -375,4 +313,220 @@ fn import_docker_archive_and_oci_archive() {
         out.contains("Imported dev.local/packed:latest sha256:"),
         "{out}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_hub_image_through_a_mirror() {
+    if !tools_present() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let archive = pack(tmp.path(), "docker.io/alpine/git:latest");
+    let mirror = Registry::start(None);
+    // The mirror has Docker Hub's repository names: alpine/git, library/busybox.
+    push(
+        &archive,
+        &format!("{}/alpine/git:latest", mirror.host()),
+        None,
+    );
+    push(
+        &archive,
+        &format!("{}/library/busybox:1", mirror.host()),
+        None,
+    );
+    let expected = skopeo_digest(&format!("{}/alpine/git:latest", mirror.host()), None);
+    let flag = format!("docker.io=http://{}", mirror.host());
+
+    // No internet here: docker.io itself is never asked, the mirror answers.
+    let out = skiff(
+        &data,
+        &[
+            "image",
+            "pull",
+            "--registry-mirror",
+            &flag,
+            "docker.io/alpine/git:latest",
+        ],
+    );
+    assert_eq!(
+        out.trim(),
+        format!("Pulled docker.io/alpine/git:latest {expected}")
+    );
+    // Short names and Docker Hub's other host names go through the same mirror; a
+    // scheme-less loopback endpoint is plain HTTP.
+    for (flag, image) in [
+        (flag.clone(), "alpine/git"),
+        (
+            format!("index.docker.io={}", mirror.host()),
+            "alpine/git:latest",
+        ),
+        (
+            format!("registry-1.docker.io=http://{}/", mirror.host()),
+            "registry-1.docker.io/alpine/git",
+        ),
+    ] {
+        let out = skiff(
+            &data,
+            &["image", "resolve", "--registry-mirror", &flag, image],
+        );
+        assert_eq!(out.trim(), expected, "{flag} {image}");
+    }
+    let out = skiff(
+        &data,
+        &["image", "resolve", "--registry-mirror", &flag, "busybox:1"],
+    );
+    assert_eq!(out.trim(), expected, "library/ images");
+
+    // The pulled image is recorded under its original name, not the mirror's.
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("images/index.json")).unwrap()).unwrap();
+    assert_eq!(
+        index["pulled"]["docker.io/alpine/git:latest"].as_str(),
+        Some(expected.as_str()),
+        "{index}"
+    );
+    assert!(!index.to_string().contains(&mirror.host()), "{index}");
+    let rootfs = data.join("images/rootfs").join(&expected[7..]);
+    assert!(rootfs.join("app").is_file(), "{}", rootfs.display());
+
+    // Mirrors are tried in order and the upstream registry last: a dead mirror and one
+    // without the image are skipped, and the image comes from its own registry.
+    let upstream = Registry::start(None);
+    let image = format!("{}/sample/hello:v1", upstream.host());
+    push(&archive, &image, None);
+    let dead = free_port();
+    let store = ImageStore::open_with(
+        tmp.path().join("store"),
+        StoreOptions {
+            mirrors: vec![
+                Mirror::parse(&format!("{}=http://127.0.0.1:{dead}", upstream.host())).unwrap(),
+                Mirror::parse(&format!("{}={}", upstream.host(), mirror.host())).unwrap(),
+            ],
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(3),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let img = store.pull(&image, &Auth::Anonymous).await.unwrap();
+    assert_eq!(img.digest, expected);
+    // When nobody has it, the error names the image and what each endpoint said.
+    let err = store
+        .pull(
+            &format!("{}/sample/none:v1", upstream.host()),
+            &Auth::Anonymous,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ImageError::NotFound { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("sample/none:v1"), "{msg}");
+    assert!(msg.contains(&format!("127.0.0.1:{dead}")), "{msg}");
+    assert!(msg.contains("mirrors tried first"), "{msg}");
+
+    // A bad flag is refused before anything is pulled.
+    let out = Command::new(skiff_bin())
+        .args([
+            "image",
+            "pull",
+            "--registry-mirror",
+            "docker.io",
+            "alpine/git",
+        ])
+        .env("SKIFF_DATA_DIR", &data)
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("REGISTRY=ENDPOINT"), "{stderr}");
+}
+
+#[test]
+fn pack_rootfs_from_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("tree");
+    std::fs::create_dir_all(tree.join("bin")).unwrap();
+    std::fs::create_dir_all(tree.join("etc")).unwrap();
+    std::fs::copy(sample_app(), tree.join("bin/hello")).unwrap();
+    std::os::unix::fs::symlink("hello", tree.join("bin/hi")).unwrap();
+    std::fs::write(tree.join("etc/motd"), "hello\n").unwrap();
+    let data = tmp.path().join("data");
+    let pack = |out: &str, extra: &[&str]| {
+        let out = tmp.path().join(out);
+        let mut args = vec![
+            "image",
+            "pack",
+            "--rootfs",
+            tree.to_str().unwrap(),
+            "--name",
+            "dev.local/tree:v1",
+            "--output",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let text = skiff(&data, &args);
+        assert!(text.contains("Wrote"), "{text}");
+        std::fs::read(out).unwrap()
+    };
+    let a = pack("a.tar", &[]);
+    let b = pack("b.tar", &[]);
+    assert_eq!(a, b, "the same tree packs to the same bytes");
+    let text = skiff(
+        &data,
+        &[
+            "image",
+            "pack",
+            "--rootfs",
+            tree.to_str().unwrap(),
+            "--name",
+            "dev.local/tree:v1",
+            "--entrypoint",
+            "/bin/hi",
+            "--import",
+        ],
+    );
+    assert!(
+        text.contains("Imported dev.local/tree:v1 sha256:"),
+        "{text}"
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = ImageStore::open(data.join("images")).unwrap();
+    let img = rt
+        .block_on(store.pull("dev.local/tree:v1", &Auth::Anonymous))
+        .unwrap();
+    assert_eq!(img.entrypoint, vec!["/bin/hi".to_string()]);
+    assert_eq!(
+        std::fs::read_link(img.rootfs.join("bin/hi")).unwrap(),
+        Path::new("hello")
+    );
+    assert_eq!(
+        std::fs::read_to_string(img.rootfs.join("etc/motd")).unwrap(),
+        "hello\n"
+    );
+    // --binary and --rootfs exclude each other; one of them is needed.
+    for args in [
+        vec!["image", "pack", "--name", "x", "--import"],
+        vec![
+            "image",
+            "pack",
+            "--name",
+            "x",
+            "--import",
+            "--binary",
+            "/bin/true",
+            "--rootfs",
+            "/",
+        ],
+    ] {
+        let out = Command::new(skiff_bin())
+            .args(&args)
+            .env("SKIFF_DATA_DIR", &data)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--rootfs"), "{stderr}");
+    }
 }

@@ -1,7 +1,8 @@
 //! OCI images for the local runtime: reference parsing, tag → digest resolution,
 //! pulling from registries over the distribution API, a content-addressed blob cache,
 //! rootfs unpacking (once per manifest digest), importing OCI-layout / docker-archive
-//! tarballs and packing a single binary into an image without Docker.
+//! tarballs, packing a single binary or a directory tree into an image without Docker,
+//! and registry mirrors (containerd's `hosts.toml`) for air-gapped machines.
 //!
 //! Layout under the store root (`DATA_DIR/images`):
 //! ```text
@@ -11,6 +12,7 @@
 //! ```
 
 mod auth;
+mod mirror;
 pub mod oci;
 mod pack;
 mod reference;
@@ -19,7 +21,8 @@ mod store;
 mod unpack;
 
 pub use auth::{auth_from_docker_config_json, Auth};
-pub use pack::{pack_binary, write_packed_binary};
+pub use mirror::Mirror;
+pub use pack::{pack_binary, pack_rootfs, write_packed_binary};
 pub use reference::{is_loopback_registry, ImageRef};
 pub use store::{ImageStore, ImportedImage, StoreOptions};
 pub use unpack::apply_layer;
@@ -94,6 +97,14 @@ pub enum ImageError {
         path: String,
         /// What is wrong with it.
         detail: String,
+    },
+    /// A registry mirror (`--registry-mirror REGISTRY=ENDPOINT`) does not parse.
+    #[error("invalid registry mirror {mirror:?}: {reason}")]
+    InvalidMirror {
+        /// What the user wrote.
+        mirror: String,
+        /// What is wrong with it.
+        reason: String,
     },
     /// A local filesystem error.
     #[error("{context}: {source}")]

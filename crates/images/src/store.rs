@@ -17,7 +17,7 @@ use crate::oci::{
 };
 use crate::reference::validate_digest;
 use crate::registry::RegistryClient;
-use crate::{Auth, ImageError, ImageRef, Result};
+use crate::{Auth, ImageError, ImageRef, Mirror, Result};
 
 /// A boxed future (for the recursive index → manifest step).
 type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
@@ -36,8 +36,12 @@ fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ImageError {
 /// How the store talks to registries.
 #[derive(Clone, Debug)]
 pub struct StoreOptions {
-    /// Registries (`host[:port]`) spoken to over plain HTTP besides loopback ones.
+    /// Registries (`host[:port]`) spoken to over plain HTTP besides loopback ones (also
+    /// decides the scheme of mirrors given without `http://`/`https://`).
     pub insecure_registries: Vec<String>,
+    /// Registry mirrors, tried in this order before an image's own registry for every
+    /// request (see [`Mirror`]); pulled images keep their original names and digests.
+    pub mirrors: Vec<Mirror>,
     /// Connect timeout for every registry request.
     pub connect_timeout: Duration,
     /// Whole-request timeout for manifests and tokens; per-read timeout for blobs.
@@ -48,6 +52,7 @@ impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             insecure_registries: Vec::new(),
+            mirrors: Vec::new(),
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
         }
@@ -91,7 +96,8 @@ impl ImageStore {
         Self::open_with(root, StoreOptions::default())
     }
 
-    /// Opens (creating if needed) the store at `root`.
+    /// Opens (creating if needed) the store at `root`. Fails with
+    /// [`ImageError::InvalidMirror`] when a mirror's endpoint does not parse.
     pub fn open_with(root: PathBuf, options: StoreOptions) -> Result<ImageStore> {
         for d in ["blobs/sha256", "rootfs", "tmp"] {
             fs::create_dir_all(root.join(d))
@@ -99,6 +105,7 @@ impl ImageStore {
         }
         let client = RegistryClient::new(
             options.insecure_registries,
+            options.mirrors,
             options.connect_timeout,
             options.request_timeout,
         )?;

@@ -434,4 +434,5 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&p, text).unwrap();
     p
 }
+pub mod pipelines;
 pub mod serving;
