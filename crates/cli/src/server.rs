@@ -151,7 +151,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
 
     let mut serving_parts = None;
     if args.runtime == RuntimeKind::Local {
-        serving_parts = Some(start_serving(&args, &data_dir, &api.app).await?);
+        serving_parts = Some(start_serving(&args, &data_dir, &api.app, api.local_addr).await?);
     }
     eprintln!("skiff API server listening on https://{}", api.local_addr);
     eprintln!("kubeconfig: export KUBECONFIG={}", api.kubeconfig.display());
@@ -200,6 +200,7 @@ async fn start_serving(
     args: &ServerArgs,
     data_dir: &std::path::Path,
     app: &Arc<skiff_apiserver::http::App>,
+    api_addr: SocketAddr,
 ) -> anyhow::Result<(
     skiff_gateway::Gateway,
     Arc<skiff_runtime::LocalRuntime>,
@@ -233,7 +234,7 @@ async fn start_serving(
     let serving = skiff_serving::run(
         client.clone(),
         runtime.clone(),
-        Arc::new(StoreImages(images)),
+        Arc::new(StoreImages(images.clone())),
         skiff_serving::ServingOptions {
             domain: args.domain.clone(),
             url_port,
@@ -242,7 +243,11 @@ async fn start_serving(
         },
     )
     .await;
-    tokio::spawn(skiff_serving::pods::mirror_pods(client, runtime.clone()));
+    tokio::spawn(skiff_serving::pods::mirror_pods(
+        client.clone(),
+        runtime.clone(),
+    ));
+    start_pipelines(client, &runtime, images.clone(), data_dir, app, api_addr).await?;
     let request_log = match args.request_log.as_str() {
         "off" | "" => skiff_gateway::RequestLogSink::Disabled,
         "stderr" => skiff_gateway::RequestLogSink::Stderr,
@@ -258,6 +263,125 @@ async fn start_serving(
         },
     );
     Ok((gateway, runtime, serving))
+}
+
+/// Starts the Tekton controllers on the local runtime, and the API's address for steps:
+/// a TCP forwarder from the bridge's address (what `kubernetes.default.svc` resolves to
+/// inside task pods) to the API server, on the API's port.
+async fn start_pipelines(
+    client: kube::Client,
+    runtime: &Arc<skiff_runtime::LocalRuntime>,
+    images: Arc<skiff_images::ImageStore>,
+    data_dir: &std::path::Path,
+    app: &Arc<skiff_apiserver::http::App>,
+    api_addr: SocketAddr,
+) -> anyhow::Result<()> {
+    use skiff_runtime::TaskRuntime;
+    // An API on every address is reachable from pods already.
+    if !api_addr.ip().is_unspecified() {
+        let inside = SocketAddr::new(runtime.host_address(), api_addr.port());
+        let listener = tokio::net::TcpListener::bind(inside)
+            .await
+            .with_context(|| format!("binding the API forwarder for task pods to {inside}"))?;
+        tokio::spawn(forward_tcp(listener, api_addr));
+    }
+    let ca_pem = std::fs::read_to_string(data_dir.join("pki/ca.crt"))
+        .context("reading the API server's CA certificate")?;
+    skiff_pipelines::run(
+        client,
+        runtime.clone(),
+        Arc::new(StoreImages(images)),
+        Arc::new(ApiTokens(app.clone())),
+        skiff_pipelines::PipelinesOptions {
+            data_dir: data_dir.to_path_buf(),
+            api_port: api_addr.port(),
+            ca_pem,
+            git_image: skiff_api::tekton::resources::DEFAULT_GIT_IMAGE.to_string(),
+        },
+        Arc::new(skiff_pipelines::SystemClock),
+    );
+    Ok(())
+}
+
+/// Accepts connections and pipes each to `to` (the API server on loopback).
+async fn forward_tcp(listener: tokio::net::TcpListener, to: SocketAddr) {
+    loop {
+        let Ok((mut inbound, _)) = listener.accept().await else {
+            continue;
+        };
+        tokio::spawn(async move {
+            if let Ok(mut outbound) = tokio::net::TcpStream::connect(to).await {
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            }
+        });
+    }
+}
+
+/// Service-account tokens for steps, minted by the API server.
+struct ApiTokens(Arc<skiff_apiserver::http::App>);
+
+impl skiff_pipelines::TokenIssuer for ApiTokens {
+    fn token(&self, namespace: &str, name: &str, ttl: Duration) -> Result<String, String> {
+        self.0
+            .service_account_token(namespace, name, ttl)
+            .map(|t| t.token)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// `kubectl logs` of a task pod: `-c` picks the step; without it a pod of one
+/// container shows that one, else Kubernetes' error naming the choices.
+async fn task_pod_logs(
+    runtime: &Arc<skiff_runtime::LocalRuntime>,
+    request: PodLogRequest,
+) -> Result<BoxStream<'static, bytes::Bytes>, ApiError> {
+    use skiff_runtime::TaskRuntime;
+    let key = skiff_runtime::PodKey {
+        namespace: request.namespace.clone(),
+        name: request.pod.clone(),
+    };
+    let container = match request.container.clone() {
+        Some(c) => c,
+        None => {
+            let names: Vec<String> = match runtime.list_pods().into_iter().find(|p| p.key == key) {
+                Some(p) => p
+                    .sidecars
+                    .iter()
+                    .chain(&p.steps)
+                    .map(|c| c.name.clone())
+                    .collect(),
+                None => Vec::new(),
+            };
+            match names.as_slice() {
+                [one] => one.clone(),
+                [] => return Err(ApiError::not_found("", "pods", &request.pod)),
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "a container name must be specified for pod {}, choose one of: [{}]",
+                        request.pod,
+                        names.join(" ")
+                    )))
+                }
+            }
+        }
+    };
+    let options = LogOptions {
+        follow: request.follow,
+        tail_lines: request.tail_lines,
+    };
+    match runtime.pod_logs(&key, &container, options).await {
+        Ok(stream) => Ok(stream),
+        Err(skiff_runtime::RuntimeError::NotFound(_)) => {
+            match runtime.list_pods().into_iter().find(|p| p.key == key) {
+                Some(_) => Err(ApiError::bad_request(format!(
+                    "container {container} is not valid for pod {}",
+                    request.pod
+                ))),
+                None => Err(ApiError::not_found("", "pods", &request.pod)),
+            }
+        }
+        Err(e) => Err(ApiError::internal(e)),
+    }
 }
 
 /// The image store as the serving controllers' image source; pull secrets of type
@@ -307,7 +431,8 @@ impl skiff_serving::ImageSource for StoreImages {
     }
 }
 
-/// Serves `kubectl logs` from the runtime: finds the instance behind a Pod name.
+/// Serves `kubectl logs` from the runtime: finds the instance behind a Pod name, or the
+/// task pod of that name (whose containers are its steps and sidecars).
 struct RuntimeLogs(Arc<skiff_runtime::LocalRuntime>);
 
 impl PodLogSource for RuntimeLogs {
@@ -320,8 +445,10 @@ impl PodLogSource for RuntimeLogs {
             let instance = runtime
                 .list()
                 .into_iter()
-                .find(|i| i.pod_name == request.pod && i.revision.namespace == request.namespace)
-                .ok_or_else(|| ApiError::not_found("", "pods", &request.pod))?;
+                .find(|i| i.pod_name == request.pod && i.revision.namespace == request.namespace);
+            let Some(instance) = instance else {
+                return task_pod_logs(&runtime, request).await;
+            };
             if let Some(c) = request
                 .container
                 .as_deref()

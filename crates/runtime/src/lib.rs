@@ -64,6 +64,27 @@ pub struct InstanceSpec {
     pub file_mounts: Vec<FileMount>,
 }
 
+/// Where images come from: resolves tags to digests (once per Revision, as Knative does)
+/// and hands over unpacked root filesystems. Implemented by the image store; tests fake it. Used by the serving controllers
+/// (Revisions) and the pipeline controllers (steps).
+#[async_trait::async_trait]
+pub trait ImageSource: Send + Sync + 'static {
+    /// Resolves `image` (e.g. `registry:5000/app:v1`) to the digest of its manifest,
+    /// `sha256:…`. `pull_secrets` are the Revision's `imagePullSecrets` (and its service
+    /// account's) as read from the API. The error text ends up in the Revision's status.
+    async fn resolve(
+        &self,
+        image: &str,
+        pull_secrets: &[k8s_openapi::api::core::v1::Secret],
+    ) -> Result<String, String>;
+    /// Fetches and unpacks `image_with_digest` (`registry:5000/app@sha256:…`).
+    async fn pull(
+        &self,
+        image_with_digest: &str,
+        pull_secrets: &[k8s_openapi::api::core::v1::Secret],
+    ) -> Result<ImageRootfs, String>;
+}
+
 /// Where an instance is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Phase {

@@ -37,32 +37,13 @@ use std::time::Duration;
 use skiff_autoscaler::AutoscalerConfig;
 use skiff_gateway::config::{Endpoints, GatewayConfig};
 use skiff_gateway::ScalingStats;
+pub use skiff_runtime::ImageSource;
 use skiff_runtime::{ImageRootfs, Runtime};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use domain::DomainConfig;
 pub use labels::*;
-
-/// Where images come from: resolves tags to digests (once per Revision, as Knative does)
-/// and hands over unpacked root filesystems. Implemented by the image store; tests fake it.
-#[async_trait::async_trait]
-pub trait ImageSource: Send + Sync + 'static {
-    /// Resolves `image` (e.g. `registry:5000/app:v1`) to the digest of its manifest,
-    /// `sha256:…`. `pull_secrets` are the Revision's `imagePullSecrets` (and its service
-    /// account's) as read from the API. The error text ends up in the Revision's status.
-    async fn resolve(
-        &self,
-        image: &str,
-        pull_secrets: &[k8s_openapi::api::core::v1::Secret],
-    ) -> Result<String, String>;
-    /// Fetches and unpacks `image_with_digest` (`registry:5000/app@sha256:…`).
-    async fn pull(
-        &self,
-        image_with_digest: &str,
-        pull_secrets: &[k8s_openapi::api::core::v1::Secret],
-    ) -> Result<ImageRootfs, String>;
-}
 
 /// The time source of every time-dependent decision (progress deadlines), injectable so
 /// tests need not wait.

@@ -1,5 +1,7 @@
 //! `skiff logs`: the logs of a Service's (or Configuration's, Revision's) instances, or
-//! of one Pod, prefixed per Pod like `tkn`/`stern` when there are several.
+//! of one Pod, prefixed per Pod like `tkn`/`stern` when there are several; and of a
+//! TaskRun's steps or a PipelineRun's tasks, prefixed `[task : step]` as `tkn pr logs`
+//! does, following new tasks as the run goes on with `-f`.
 
 use anyhow::{bail, Result};
 use futures::{AsyncBufReadExt, StreamExt, TryStreamExt};
@@ -13,7 +15,7 @@ use super::errors::describe_error;
 #[derive(clap::Args, Debug)]
 pub struct LogsArgs {
     /// What to show: `ksvc/NAME` (also `service/`), `config/NAME`, `rev/NAME`, `pod/NAME`,
-    /// or a bare Pod name.
+    /// `taskrun/NAME` (`tr/`), `pipelinerun/NAME` (`pr/`), or a bare Pod name.
     target: String,
     /// Keep streaming new lines.
     #[arg(short = 'f', long)]
@@ -40,7 +42,9 @@ fn selector(target: &str) -> Result<Result<String, String>> {
         }
         "rev" | "revision" | "revisions" => "serving.knative.dev/revision",
         "pod" | "po" | "pods" => return Ok(Err(name.to_string())),
-        other => bail!("logs are shown for ksvc/, config/, rev/ or pod/ targets, not {other:?}"),
+        other => bail!(
+            "logs are shown for ksvc/, config/, rev/, pod/, taskrun/ or pipelinerun/ targets, not {other:?}"
+        ),
     };
     Ok(Ok(format!("{label}={name}")))
 }
@@ -49,6 +53,9 @@ fn selector(target: &str) -> Result<Result<String, String>> {
 pub async fn run(kubeconfig: Option<std::path::PathBuf>, args: LogsArgs) -> Result<()> {
     let conn = connect(kubeconfig).await?;
     let ns = args.namespace.clone().unwrap_or(conn.namespace.clone());
+    if let Some(run) = tekton::target(&args.target) {
+        return tekton::logs(&conn.client, &ns, run, args.follow, args.tail).await;
+    }
     let pods: Api<Pod> = Api::namespaced(conn.client.clone(), &ns);
     let names: Vec<String> = match selector(&args.target)? {
         Err(pod) => vec![pod],
@@ -100,6 +107,150 @@ pub async fn run(kubeconfig: Option<std::path::PathBuf>, args: LogsArgs) -> Resu
     results.into_iter().collect()
 }
 
+/// Logs of TaskRuns and PipelineRuns.
+mod tekton {
+    use std::collections::HashSet;
+    use std::time::Duration;
+
+    use anyhow::{bail, Result};
+    use futures::{AsyncBufReadExt, TryStreamExt};
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{Api, ListParams, LogParams};
+    use kube::ResourceExt;
+    use skiff_api::tekton::v1::{PipelineRun, TaskRun};
+
+    use super::describe_error;
+
+    /// A run whose logs are asked for.
+    #[derive(Debug, PartialEq)]
+    pub enum Run<'a> {
+        Task(&'a str),
+        Pipeline(&'a str),
+    }
+
+    /// `taskrun/x` (`tr/`, `taskruns/`) or `pipelinerun/x` (`pr/`, `pipelineruns/`).
+    pub fn target(target: &str) -> Option<Run<'_>> {
+        let (kind, name) = target.split_once('/')?;
+        match kind {
+            "taskrun" | "taskruns" | "tr" | "taskruns.tekton.dev" => Some(Run::Task(name)),
+            "pipelinerun" | "pipelineruns" | "pr" | "pipelineruns.tekton.dev" => {
+                Some(Run::Pipeline(name))
+            }
+            _ => None,
+        }
+    }
+
+    fn done(conditions: Option<&Vec<skiff_api::serving::v1::Condition>>) -> bool {
+        conditions
+            .into_iter()
+            .flatten()
+            .any(|c| c.type_ == "Succeeded" && c.status != "Unknown")
+    }
+
+    /// Prints the logs of the run; with `follow`, until it is done.
+    pub async fn logs(
+        client: &kube::Client,
+        ns: &str,
+        run: Run<'_>,
+        follow: bool,
+        tail: Option<i64>,
+    ) -> Result<()> {
+        let trs: Api<TaskRun> = Api::namespaced(client.clone(), ns);
+        let prs: Api<PipelineRun> = Api::namespaced(client.clone(), ns);
+        let err = |e: kube::Error| anyhow::anyhow!(describe_error(&e, None));
+        let mut started: HashSet<String> = HashSet::new();
+        let mut streams = tokio::task::JoinSet::new();
+        loop {
+            let (runs, finished): (Vec<TaskRun>, bool) = match run {
+                Run::Task(name) => {
+                    let tr = trs.get(name).await.map_err(err)?;
+                    let finished = done(
+                        tr.status
+                            .as_ref()
+                            .and_then(|s| s.status.conditions.as_ref()),
+                    );
+                    (vec![tr], finished)
+                }
+                Run::Pipeline(name) => {
+                    let pr = prs.get(name).await.map_err(err)?;
+                    let finished = done(
+                        pr.status
+                            .as_ref()
+                            .and_then(|s| s.status.conditions.as_ref()),
+                    );
+                    let mut list = trs
+                        .list(
+                            &ListParams::default()
+                                .labels(&format!("tekton.dev/pipelineRun={name}")),
+                        )
+                        .await
+                        .map_err(err)?
+                        .items;
+                    list.sort_by_key(|t| t.metadata.creation_timestamp.clone().map(|t| t.0));
+                    (list, finished)
+                }
+            };
+            for tr in runs {
+                let Some(status) = tr.status.as_ref().filter(|s| !s.pod_name.is_empty()) else {
+                    continue;
+                };
+                if !started.insert(status.pod_name.clone()) {
+                    continue;
+                }
+                let task = match run {
+                    Run::Task(_) => None,
+                    Run::Pipeline(_) => Some(
+                        tr.labels()
+                            .get("tekton.dev/pipelineTask")
+                            .cloned()
+                            .unwrap_or_else(|| tr.name_any()),
+                    ),
+                };
+                let containers: Vec<(String, String)> = status
+                    .steps
+                    .iter()
+                    .map(|s| (s.name.clone(), s.container.clone()))
+                    .collect();
+                let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+                let pod = status.pod_name.clone();
+                streams.spawn(async move {
+                    for (step, container) in containers {
+                        let prefix = match &task {
+                            Some(t) => format!("[{t} : {step}] "),
+                            None => format!("[{step}] "),
+                        };
+                        let params = LogParams {
+                            follow,
+                            tail_lines: tail,
+                            container: Some(container),
+                            ..Default::default()
+                        };
+                        let Ok(lines) = pods.log_stream(&pod, &params).await else {
+                            continue;
+                        };
+                        let mut lines = lines.lines();
+                        while let Ok(Some(line)) = lines.try_next().await {
+                            println!("{prefix}{line}");
+                        }
+                    }
+                });
+            }
+            if !follow || finished {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        while streams.join_next().await.is_some() {}
+        if started.is_empty() && !follow {
+            match run {
+                Run::Task(n) => bail!("TaskRun {n} has no pod yet"),
+                Run::Pipeline(n) => bail!("PipelineRun {n} has no task runs with pods yet"),
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +268,11 @@ mod tests {
         assert_eq!(selector("pod/x").unwrap(), Err("x".into()));
         assert_eq!(selector("x").unwrap(), Err("x".into()));
         assert!(selector("deploy/x").is_err());
+        assert_eq!(
+            tekton::target("pr/build"),
+            Some(tekton::Run::Pipeline("build"))
+        );
+        assert_eq!(tekton::target("taskrun/t"), Some(tekton::Run::Task("t")));
+        assert_eq!(tekton::target("ksvc/t"), None);
     }
 }

@@ -121,6 +121,12 @@ pub struct Env {
 
 impl Env {
     pub fn start() -> Env {
+        Self::start_with(|_| {})
+    }
+
+    /// Like [`Env::start`], running `prepare` on the data dir (e.g. to import more
+    /// images) before the server starts.
+    pub fn start_with(prepare: impl FnOnce(&std::path::Path)) -> Env {
         let app = sample_app();
         let r = random_u64();
         let bridge = format!("skf{:04x}", r & 0xffff);
@@ -144,6 +150,7 @@ impl Env {
                     .output()
                     .unwrap();
                 ok(&out);
+                prepare(dir);
             },
         );
         let http = reqwest::Client::builder()

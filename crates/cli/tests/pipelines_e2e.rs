@@ -1,0 +1,426 @@
+//! Tekton pipelines end to end with real runc containers: each test starts its own
+//! `skiff server --runtime local` on its own bridge and subnet with step images built
+//! from the host's binaries (busybox, git, kubectl; crates/cli/tests/common/pipelines.rs)
+//! imported or pushed to a loopback registry, applies Tekton manifests with the real
+//! kubectl and checks the runs' status, Pods and logs.
+//!
+//! Needs root and runc; without them each test prints "skipped: …" and passes.
+
+mod common;
+
+use std::time::Duration;
+
+use common::pipelines::{import_image, StepImages};
+use common::serving::*;
+use common::stdout;
+use serde_json::Value;
+
+const BUSYBOX: &str = "dev.local/busybox:latest";
+
+/// A server with the busybox step image imported as `dev.local/busybox:latest`.
+fn env_with_busybox() -> Option<Env> {
+    if let Some(why) = skip_reason() {
+        eprintln!("skipped: {why}");
+        return None;
+    }
+    let busybox = match StepImages::busybox() {
+        Ok(dir) => dir,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return None;
+        }
+    };
+    Some(Env::start_with(|data| {
+        import_image(data, &busybox, BUSYBOX);
+    }))
+}
+
+/// Waits until the run's `Succeeded` condition is True or False and returns the run.
+#[track_caller]
+fn wait_done(env: &Env, kind: &str, name: &str, within: Duration) -> Value {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let obj = env.get_json(&[kind, name]);
+        if let Some(obj) = &obj {
+            if condition(obj, "Succeeded").is_some_and(|c| c["status"] != "Unknown") {
+                return obj.clone();
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            panic!(
+                "timed out waiting for {kind} {name} to finish: {obj:#?}\nserver log:\n{}",
+                tail(&env.server.log(), 40)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn results(run: &Value) -> Vec<(String, Value)> {
+    run["status"]["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| (r["name"].as_str().unwrap().to_string(), r["value"].clone()))
+        .collect()
+}
+
+/// A 3-step Task with a script, params (default, array) and results: the steps run in
+/// order in one pod, results come back into `status.results`, the Pod shows one
+/// container per step and `kubectl logs -c step-x` / `skiff logs taskrun/x` work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_step_task_with_script_params_and_results() {
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
+    env.apply(&format!(
+        r#"
+apiVersion: tekton.dev/v1
+kind: Task
+metadata:
+  name: greet
+spec:
+  params:
+  - name: who
+    default: World
+  - name: words
+    type: array
+  - name: greeting
+    default: Hello
+  results:
+  - name: greeting
+  - name: count
+    type: string
+  steps:
+  - name: write
+    image: {BUSYBOX}
+    script: |
+      printf '%s' "$(params.greeting) $(params.who)!" > $(results.greeting.path)
+      echo "wrote in $(context.taskRun.name)"
+      date +%s%N > /workspace/t1
+  - name: args
+    image: {BUSYBOX}
+    command: [echo]
+    args: ["$(params.words[*])"]
+  - name: count
+    image: {BUSYBOX}
+    script: |
+      #!/bin/sh
+      printf 3 > /tekton/results/count
+      cat $(results.greeting.path)
+      echo
+      test -s /var/run/secrets/kubernetes.io/serviceaccount/token && echo has-token
+      echo "api=$KUBERNETES_SERVICE_HOST"
+---
+apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata:
+  name: greet-run
+spec:
+  taskRef:
+    name: greet
+  params:
+  - name: who
+    value: skiff
+  - name: words
+    value: [a, b, c]
+"#
+    ));
+    let run = wait_done(&env, "taskrun", "greet-run", Duration::from_secs(60));
+    let c = condition(&run, "Succeeded").unwrap();
+    assert_eq!(c["status"], "True", "{run:#}");
+    assert_eq!(c["reason"], "Succeeded");
+    assert_eq!(
+        results(&run),
+        vec![
+            ("greeting".to_string(), Value::from("Hello skiff!")),
+            ("count".to_string(), Value::from("3")),
+        ]
+    );
+    let steps = run["status"]["steps"].as_array().unwrap();
+    let names: Vec<&str> = steps
+        .iter()
+        .map(|s| s["container"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["step-write", "step-args", "step-count"]);
+    for s in steps {
+        assert_eq!(s["terminated"]["exitCode"], 0, "{s}");
+        assert_eq!(s["terminationReason"], "Completed");
+    }
+    assert_eq!(run["status"]["podName"], "greet-run-pod");
+    assert!(run["status"]["startTime"].is_string());
+    assert!(run["status"]["completionTime"].is_string());
+
+    // kubectl get taskrun shows Tekton's columns
+    let table = env.kubectl(&["get", "taskrun", "greet-run"]);
+    assert!(
+        table.contains("SUCCEEDED") && table.contains("Succeeded"),
+        "{table}"
+    );
+    // the Pod: one container per step, Succeeded; logs per step
+    let pod = env.get_json(&["pod", "greet-run-pod"]).unwrap();
+    assert_eq!(pod["status"]["phase"], "Succeeded");
+    assert_eq!(pod["spec"]["containers"].as_array().unwrap().len(), 3);
+    assert_eq!(pod["metadata"]["labels"]["tekton.dev/taskRun"], "greet-run");
+    assert_eq!(
+        env.kubectl(&["logs", "greet-run-pod", "-c", "step-args"]),
+        "a b c\n"
+    );
+    assert_eq!(
+        env.kubectl(&["logs", "greet-run-pod", "-c", "step-write"]),
+        "wrote in greet-run\n"
+    );
+    let count = env.kubectl(&["logs", "greet-run-pod", "-c", "step-count"]);
+    assert_eq!(
+        count,
+        "Hello skiff!\nhas-token\napi=kubernetes.default.svc\n"
+    );
+    // without -c kubectl picks the first container, as on Kubernetes
+    let out = env.server.kubectl(&["logs", "greet-run-pod"]);
+    assert_eq!(stdout(&out), "wrote in greet-run\n");
+    let all = stdout(&env.server.skiff(&["logs", "taskrun/greet-run"]));
+    assert_eq!(
+        all,
+        "[write] wrote in greet-run\n[args] a b c\n[count] Hello skiff!\n[count] has-token\n[count] api=kubernetes.default.svc\n"
+    );
+
+    // deleting the run deletes its Pod (owner reference) and its logs
+    env.kubectl(&["delete", "taskrun", "greet-run"]);
+    common::eventually("the pod to go", Duration::from_secs(20), || {
+        env.get_json(&["pods", "-l", "tekton.dev/taskRun=greet-run"])
+            .filter(|l| l["items"].as_array().is_some_and(|i| i.is_empty()))
+    });
+    env.finish();
+}
+
+/// Failures are Tekton's: a failing step fails the run (`Failed`, the message names the
+/// step, exit code and how to get its logs) and the next steps are skipped, unless the
+/// step has `onError: continue`; a missing param, an unknown Task and a bad image fail
+/// the run before anything runs, with Tekton's reasons.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_steps_and_bad_runs_fail_with_tekton_reasons() {
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
+    env.apply(&format!(
+        r#"
+apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata:
+  name: fails
+spec:
+  taskSpec:
+    steps:
+    - name: tolerated
+      image: {BUSYBOX}
+      onError: continue
+      script: exit 4
+    - name: fail
+      image: {BUSYBOX}
+      script: |
+        echo about to fail
+        exit 3
+    - name: never
+      image: {BUSYBOX}
+      script: echo never
+---
+apiVersion: tekton.dev/v1
+kind: Task
+metadata:
+  name: needs-param
+spec:
+  params:
+  - name: url
+  steps:
+  - name: s
+    image: {BUSYBOX}
+    script: echo $(params.url)
+---
+apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata:
+  name: missing-param
+spec:
+  taskRef:
+    name: needs-param
+---
+apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata:
+  name: unknown-task
+spec:
+  taskRef:
+    name: no-such-task
+---
+apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata:
+  name: bad-image
+spec:
+  taskSpec:
+    steps:
+    - name: s
+      image: 127.0.0.1:1/nothing/here:v1
+      script: echo hi
+"#
+    ));
+    let run = wait_done(&env, "taskrun", "fails", Duration::from_secs(60));
+    let c = condition(&run, "Succeeded").unwrap();
+    assert_eq!(
+        (c["status"].as_str(), c["reason"].as_str()),
+        (Some("False"), Some("Failed"))
+    );
+    let msg = c["message"].as_str().unwrap();
+    assert!(msg.contains("\"step-fail\" exited with code 3"), "{msg}");
+    assert!(
+        msg.contains("kubectl -n default logs fails-pod -c step-fail"),
+        "{msg}"
+    );
+    let steps = run["status"]["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["terminationReason"], "Continued");
+    assert_eq!(steps[0]["terminated"]["exitCode"], 4);
+    assert_eq!(steps[1]["terminationReason"], "Error");
+    assert_eq!(steps[2]["terminationReason"], "Skipped");
+    assert_eq!(
+        env.kubectl(&["logs", "fails-pod", "-c", "step-fail"]),
+        "about to fail\n"
+    );
+
+    for (name, reason, needle) in [
+        (
+            "missing-param",
+            "TaskRunValidationFailed",
+            "missing values for these params which have no default values: [url]",
+        ),
+        (
+            "unknown-task",
+            "CouldntGetTask",
+            "\"no-such-task\" not found",
+        ),
+        (
+            "bad-image",
+            "TaskRunImagePullFailed",
+            "failed to pull the image",
+        ),
+    ] {
+        let run = wait_done(&env, "taskrun", name, Duration::from_secs(60));
+        let c = condition(&run, "Succeeded").unwrap();
+        assert_eq!(c["status"], "False", "{name}: {run:#}");
+        assert_eq!(c["reason"], reason, "{name}: {c}");
+        assert!(
+            c["message"].as_str().unwrap().contains(needle),
+            "{name}: {c}"
+        );
+        assert!(run["status"]["podName"].as_str().unwrap_or("").is_empty() || name != "bad-image");
+    }
+    env.finish();
+}
+
+/// `timeout` fails the run with `TaskRunTimeout`; `spec.status: TaskRunCancelled`
+/// stops a running one with `TaskRunCancelled`; `retries` re-runs a flaky one, keeping
+/// the failed attempt in `retriesStatus`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_cancel_and_retries() {
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
+    env.apply(&format!(
+        r#"
+apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata:
+  name: slow
+spec:
+  timeout: 2s
+  taskSpec:
+    steps:
+    - name: sleep
+      image: {BUSYBOX}
+      script: sleep 60
+---
+apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata:
+  name: to-cancel
+spec:
+  taskSpec:
+    steps:
+    - name: sleep
+      image: {BUSYBOX}
+      script: |
+        echo started
+        sleep 60
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: flaky-state
+data: {{}}
+---
+apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata:
+  name: flaky
+spec:
+  retries: 2
+  workspaces:
+  - name: state
+    persistentVolumeClaim:
+      claimName: flaky-state
+  taskSpec:
+    workspaces:
+    - name: state
+    steps:
+    - name: try
+      image: {BUSYBOX}
+      script: |
+        n=$(cat $(workspaces.state.path)/n 2>/dev/null || echo 0)
+        n=$((n+1))
+        echo $n > $(workspaces.state.path)/n
+        echo "attempt $n"
+        [ $n -ge 2 ]
+"#
+    ));
+    common::eventually("to-cancel to run", Duration::from_secs(30), || {
+        let out = env
+            .server
+            .kubectl(&["logs", "to-cancel-pod", "-c", "step-sleep"]);
+        stdout(&out).contains("started").then_some(())
+    });
+    env.kubectl(&[
+        "patch",
+        "taskrun",
+        "to-cancel",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"status":"TaskRunCancelled","statusMessage":"no longer needed"}}"#,
+    ]);
+    let run = wait_done(&env, "taskrun", "to-cancel", Duration::from_secs(30));
+    let c = condition(&run, "Succeeded").unwrap();
+    assert_eq!(c["reason"], "TaskRunCancelled", "{c}");
+    assert_eq!(
+        c["message"],
+        "TaskRun \"to-cancel\" was cancelled. no longer needed"
+    );
+
+    let run = wait_done(&env, "taskrun", "slow", Duration::from_secs(30));
+    let c = condition(&run, "Succeeded").unwrap();
+    assert_eq!(c["reason"], "TaskRunTimeout", "{c}");
+    assert_eq!(
+        c["message"],
+        "TaskRun \"slow\" failed to finish within \"2s\""
+    );
+
+    let run = wait_done(&env, "taskrun", "flaky", Duration::from_secs(60));
+    let c = condition(&run, "Succeeded").unwrap();
+    assert_eq!(c["status"], "True", "{run:#}");
+    let retries = run["status"]["retriesStatus"].as_array().unwrap();
+    assert_eq!(retries.len(), 1, "{run:#}");
+    assert_eq!(retries[0]["conditions"][0]["status"], "False");
+    assert_eq!(run["status"]["podName"], "flaky-pod-retry1");
+    assert_eq!(
+        env.kubectl(&["logs", "flaky-pod-retry1", "-c", "step-try"]),
+        "attempt 2\n"
+    );
+    env.finish();
+}

@@ -1,0 +1,190 @@
+//! Tekton Pipelines controllers: TaskRuns run as pods of sequential step containers on
+//! the runtime, PipelineRuns as DAGs of TaskRuns.
+//!
+//! * [`prepare`] — pure: a TaskRun + its Task → the containers to run (params and
+//!   context substituted, scripts, workspaces, results paths), and results read back.
+//! * [`dag`] — pure: a Pipeline's tasks as a DAG, and what a PipelineRun does next
+//!   given the state of its TaskRuns.
+//! * [`workdir`] — the host dirs a run's containers share.
+//! * [`taskrun`] — the TaskRun reconciler; [`pod`] — its Pod view.
+//!
+//! The controllers only know a [`kube::Client`], a [`TaskRuntime`], an
+//! [`ImageSource`] and a [`TokenIssuer`]; start them with [`run`].
+
+#![warn(missing_docs)]
+
+pub mod dag;
+pub mod pod;
+pub mod prepare;
+pub mod taskrun;
+pub mod workdir;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::Api;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use skiff_api::tekton::v1::TaskRun;
+use skiff_runtime::{ImageSource, PodKey, TaskRuntime};
+use tokio::task::JoinHandle;
+
+/// The host name steps reach the API server at (`KUBERNETES_SERVICE_HOST`); it is in
+/// the API server's certificate and in every task pod's `/etc/hosts`.
+pub const API_HOST: &str = "kubernetes.default.svc";
+
+/// Issues service-account tokens for the steps (the API server's TokenRequest).
+pub trait TokenIssuer: Send + Sync + 'static {
+    /// A token for service account `name` in `namespace`, valid for `ttl`; an error
+    /// (e.g. the account does not exist) says why not.
+    fn token(&self, namespace: &str, name: &str, ttl: Duration) -> Result<String, String>;
+}
+
+/// The time source of timeouts and condition times, injectable for tests.
+pub trait Clock: Send + Sync + 'static {
+    /// The current time.
+    fn now(&self) -> jiff::Timestamp;
+}
+
+/// The wall clock, truncated to seconds (as API times are stored).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> jiff::Timestamp {
+        let now = jiff::Timestamp::now();
+        jiff::Timestamp::from_second(now.as_second()).unwrap_or(now)
+    }
+}
+
+/// How the pipeline controllers are set up.
+#[derive(Clone, Debug)]
+pub struct PipelinesOptions {
+    /// Where run dirs and claims live (`{data}/pipelines/...`).
+    pub data_dir: PathBuf,
+    /// The port steps reach the API server at on the runtime's host address.
+    pub api_port: u16,
+    /// The API server's CA certificate (PEM), given to steps as `ca.crt`.
+    pub ca_pem: String,
+    /// The image of the clone steps of v1alpha1 git resources.
+    pub git_image: String,
+}
+
+/// A reconcile failure (retried with backoff).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Error(pub String);
+
+/// What the reconcilers share.
+pub struct Ctx {
+    /// The API.
+    pub client: kube::Client,
+    /// Runs the pods.
+    pub tasks: Arc<dyn TaskRuntime>,
+    /// Pulls the steps' images.
+    pub images: Arc<dyn ImageSource>,
+    /// Mints service-account tokens.
+    pub tokens: Arc<dyn TokenIssuer>,
+    /// Settings.
+    pub options: PipelinesOptions,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// The image references of each pod's containers, for its Pod view.
+    pub images_of: Mutex<HashMap<PodKey, Vec<String>>>,
+}
+
+/// The running controllers.
+pub struct Pipelines {
+    /// The controllers' task (abort to stop them).
+    pub handle: JoinHandle<()>,
+}
+
+/// Starts the TaskRun controller (and the sweeper that removes the pods of deleted
+/// TaskRuns).
+pub fn run(
+    client: kube::Client,
+    tasks: Arc<dyn TaskRuntime>,
+    images: Arc<dyn ImageSource>,
+    tokens: Arc<dyn TokenIssuer>,
+    options: PipelinesOptions,
+    clock: Arc<dyn Clock>,
+) -> Pipelines {
+    let ctx = Arc::new(Ctx {
+        client: client.clone(),
+        tasks: tasks.clone(),
+        images,
+        tokens,
+        options,
+        clock,
+        images_of: Mutex::new(HashMap::new()),
+    });
+    let handle = tokio::spawn(async move {
+        let api: Api<TaskRun> = Api::all(client.clone());
+        // Pod progress wakes the pod's TaskRun.
+        let events = tokio_stream_from(tasks.subscribe_pods());
+        let controller = Controller::new(api, watcher::Config::default());
+        let store = controller.store();
+        let sweeper = tokio::spawn(sweep(ctx.clone(), store));
+        controller
+            .reconcile_on(events.filter_map(|st| async move {
+                let name = st.labels.get(taskrun::TASK_RUN_LABEL)?;
+                Some(ObjectRef::<TaskRun>::new(name).within(&st.key.namespace))
+            }))
+            .run(taskrun::reconcile, error_policy, ctx)
+            .for_each(|_| async {})
+            .await;
+        sweeper.abort();
+    });
+    Pipelines { handle }
+}
+
+fn error_policy(_: Arc<TaskRun>, error: &Error, _: Arc<Ctx>) -> Action {
+    tracing::warn!(%error, "TaskRun reconcile failed; retrying");
+    Action::requeue(Duration::from_millis(500))
+}
+
+fn tokio_stream_from<T: Clone + Send + 'static>(
+    rx: tokio::sync::broadcast::Receiver<T>,
+) -> impl futures::Stream<Item = T> {
+    futures::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(v) => return Some((v, rx)),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
+}
+
+/// Every few seconds: pods (and their logs and dirs) of TaskRuns that are gone are
+/// deleted, as Kubernetes' garbage collector deletes a deleted TaskRun's Pod.
+async fn sweep(ctx: Arc<Ctx>, store: kube::runtime::reflector::Store<TaskRun>) {
+    let mut every = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        every.tick().await;
+        if store.wait_until_ready().await.is_err() {
+            return;
+        }
+        for pod in ctx.tasks.list_pods() {
+            let Some(name) = pod.labels.get(taskrun::TASK_RUN_LABEL) else {
+                continue;
+            };
+            let uid = pod.labels.get(taskrun::TASK_RUN_UID_LABEL);
+            let alive = store
+                .get(&ObjectRef::new(name).within(&pod.key.namespace))
+                .is_some_and(|tr| tr.metadata.uid.as_ref() == uid);
+            if !alive {
+                let _ = ctx.tasks.delete_pod(&pod.key).await;
+                ctx.images_of.lock().unwrap().remove(&pod.key);
+                if let Some(uid) = uid {
+                    workdir::RunDirs::new(&ctx.options.data_dir, &pod.key.namespace, uid).remove();
+                }
+            }
+        }
+    }
+}
