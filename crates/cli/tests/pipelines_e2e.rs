@@ -97,7 +97,6 @@ spec:
     script: |
       printf '%s' "$(params.greeting) $(params.who)!" > $(results.greeting.path)
       echo "wrote in $(context.taskRun.name)"
-      date +%s%N > /workspace/t1
   - name: args
     image: {BUSYBOX}
     command: [echo]
@@ -422,5 +421,388 @@ spec:
         env.kubectl(&["logs", "flaky-pod-retry1", "-c", "step-try"]),
         "attempt 2\n"
     );
+    env.finish();
+}
+
+/// The TaskRuns of a PipelineRun by pipeline task.
+fn task_runs(env: &Env, pipeline_run: &str) -> std::collections::BTreeMap<String, Value> {
+    let list = env
+        .get_json(&["taskruns", "-l", &format!("tekton.dev/pipelineRun={pipeline_run}")])
+        .unwrap();
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["metadata"]["labels"]["tekton.dev/pipelineTask"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                t.clone(),
+            )
+        })
+        .collect()
+}
+
+/// A diamond (a → b, c → d) with results passed along, a `when`-skipped task, a
+/// `finally` task that sees `$(tasks.status)` and a result, a workspace from a
+/// `volumeClaimTemplate` shared by all tasks, and a pipeline result: b and c run at the
+/// same time (their start/end stamps overlap), d waits for both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diamond_pipeline_with_results_when_and_finally() {
+    let Some(env) = env_with_busybox() else { return };
+    env.apply(&format!(
+        r#"
+apiVersion: tekton.dev/v1
+kind: Task
+metadata:
+  name: stamp
+spec:
+  params:
+  - name: label
+  - name: sleep
+    default: "0"
+  workspaces:
+  - name: shared
+  results:
+  - name: out
+  steps:
+  - name: stamp
+    image: {BUSYBOX}
+    script: |
+      cut -d' ' -f1 /proc/uptime > "$(workspaces.shared.path)/$(params.label).start"
+      sleep $(params.sleep)
+      printf '%s' "$(params.label)-done" > $(results.out.path)
+      cut -d' ' -f1 /proc/uptime > "$(workspaces.shared.path)/$(params.label).end"
+---
+apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata:
+  name: diamond
+spec:
+  params:
+  - name: flag
+    default: "no"
+  workspaces:
+  - name: ws
+  results:
+  - name: final
+    value: $(tasks.d.results.out)
+  tasks:
+  - name: a
+    taskRef: {{name: stamp}}
+    params: [{{name: label, value: a}}]
+    workspaces: [{{name: shared, workspace: ws}}]
+  - name: b
+    runAfter: [a]
+    taskRef: {{name: stamp}}
+    params: [{{name: label, value: b}}, {{name: sleep, value: "1"}}]
+    workspaces: [{{name: shared, workspace: ws}}]
+  - name: c
+    runAfter: [a]
+    taskRef: {{name: stamp}}
+    params: [{{name: label, value: c}}, {{name: sleep, value: "1"}}]
+    workspaces: [{{name: shared, workspace: ws}}]
+  - name: d
+    taskRef: {{name: stamp}}
+    params:
+    - name: label
+      value: $(tasks.b.results.out)+$(tasks.c.results.out)
+    workspaces: [{{name: shared, workspace: ws}}]
+  - name: only-if-yes
+    when:
+    - input: $(params.flag)
+      operator: in
+      values: ["yes"]
+    taskRef: {{name: stamp}}
+    params: [{{name: label, value: never}}]
+    workspaces: [{{name: shared, workspace: ws}}]
+  finally:
+  - name: report
+    workspaces: [{{name: shared, workspace: ws}}]
+    params:
+    - name: status
+      value: $(tasks.status)
+    taskSpec:
+      params: [{{name: status}}]
+      workspaces: [{{name: shared}}]
+      steps:
+      - name: report
+        image: {BUSYBOX}
+        script: |
+          echo "status=$(params.status)"
+          cd $(workspaces.shared.path)
+          for f in b.start b.end c.start c.end; do echo "$f $(cat $f)"; done
+          ls
+---
+apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  name: diamond-run
+spec:
+  pipelineRef:
+    name: diamond
+  workspaces:
+  - name: ws
+    volumeClaimTemplate:
+      spec:
+        accessModes: [ReadWriteOnce]
+        resources:
+          requests:
+            storage: 1Mi
+"#
+    ));
+    let run = wait_done(&env, "pipelinerun", "diamond-run", Duration::from_secs(90));
+    let c = condition(&run, "Succeeded").unwrap();
+    assert_eq!(c["status"], "True", "{run:#}");
+    // one task was skipped by its when expression: Tekton's "Completed"
+    assert_eq!(c["reason"], "Completed", "{c}");
+    assert_eq!(
+        c["message"],
+        "Tasks Completed: 5 (Failed: 0, Cancelled 0), Skipped: 1"
+    );
+    assert_eq!(run["status"]["skippedTasks"][0]["name"], "only-if-yes");
+    assert_eq!(
+        run["status"]["skippedTasks"][0]["reason"],
+        "When Expressions evaluated to false"
+    );
+    assert_eq!(run["status"]["results"][0]["name"], "final");
+    assert_eq!(run["status"]["results"][0]["value"], "b-done+c-done-done");
+    let refs = run["status"]["childReferences"].as_array().unwrap();
+    assert_eq!(refs.len(), 5, "{refs:#?}");
+    assert!(refs.iter().any(|r| r["name"] == "diamond-run-a" && r["kind"] == "TaskRun"));
+
+    let trs = task_runs(&env, "diamond-run");
+    assert_eq!(
+        trs.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["a", "b", "c", "d", "report"]
+    );
+    assert_eq!(trs["d"]["spec"]["params"][0]["value"], "b-done+c-done");
+    assert_eq!(trs["report"]["metadata"]["labels"]["tekton.dev/memberOf"], "finally");
+    // b and c overlapped; d started after both ended
+    let log = env.kubectl(&["logs", "diamond-run-report-pod", "-c", "step-report"]);
+    assert!(log.starts_with("status=Completed\n"), "{log}");
+    let stamp = |name: &str| -> f64 {
+        log.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} in {log}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert!(stamp("b.start") < stamp("c.end") && stamp("c.start") < stamp("b.end"), "{log}");
+    assert!(log.contains("b-done+c-done.start"), "{log}");
+    assert!(!log.contains("never"), "{log}");
+
+    // skiff logs pipelinerun/x: every task's steps, prefixed like tkn
+    let all = stdout(&env.server.skiff(&["logs", "pipelinerun/diamond-run"]));
+    assert!(all.contains("[report : report] status=Completed"), "{all}");
+    env.finish();
+}
+
+/// A pipeline timeout cancels the running task (`PipelineRunTimeout`); `spec.status:
+/// Cancelled` cancels a run (`Cancelled`); a pipeline task with `retries` survives a
+/// flaky first attempt; a task that fails fails the run and `finally` still runs; a
+/// missing param fails the run before anything runs; an unknown Task fails its TaskRun
+/// (`CouldntGetTask`) and so the run; a cyclic `runAfter` is refused at admission.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipeline_timeout_cancel_retries_failures() {
+    let Some(env) = env_with_busybox() else { return };
+    env.apply(&format!(
+        r#"
+apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata:
+  name: sleepy
+spec:
+  tasks:
+  - name: sleep
+    taskSpec:
+      steps:
+      - name: sleep
+        image: {BUSYBOX}
+        script: |
+          echo sleeping
+          sleep 60
+---
+apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  name: times-out
+spec:
+  pipelineRef: {{name: sleepy}}
+  timeouts:
+    pipeline: 3s
+---
+apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  name: cancelled
+spec:
+  pipelineRef: {{name: sleepy}}
+---
+apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata:
+  name: flaky
+spec:
+  workspaces:
+  - name: ws
+  tasks:
+  - name: flaky
+    retries: 2
+    workspaces: [{{name: ws, workspace: ws}}]
+    taskSpec:
+      workspaces: [{{name: ws}}]
+      steps:
+      - name: try
+        image: {BUSYBOX}
+        script: |
+          n=$(cat $(workspaces.ws.path)/n 2>/dev/null || echo 0)
+          n=$((n+1)); echo $n > $(workspaces.ws.path)/n
+          [ $n -ge 2 ]
+  - name: fails
+    runAfter: [flaky]
+    taskSpec:
+      steps:
+      - name: fail
+        image: {BUSYBOX}
+        script: exit 1
+  - name: after-failure
+    runAfter: [fails]
+    taskSpec:
+      steps:
+      - name: s
+        image: {BUSYBOX}
+        script: echo unreachable
+  finally:
+  - name: cleanup
+    taskSpec:
+      steps:
+      - name: s
+        image: {BUSYBOX}
+        script: echo cleaned
+---
+apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  name: flaky-run
+spec:
+  pipelineRef: {{name: flaky}}
+  workspaces:
+  - name: ws
+    volumeClaimTemplate:
+      spec:
+        accessModes: [ReadWriteOnce]
+        resources: {{requests: {{storage: 1Mi}}}}
+---
+apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata:
+  name: needs-param
+spec:
+  params:
+  - name: url
+  tasks:
+  - name: t
+    params: [{{name: url, value: $(params.url)}}]
+    taskRef: {{name: no-such-task}}
+---
+apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  name: missing-param
+spec:
+  pipelineRef: {{name: needs-param}}
+---
+apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  name: unknown-task
+spec:
+  pipelineRef: {{name: needs-param}}
+  params:
+  - name: url
+    value: x
+"#
+    ));
+    common::eventually("cancelled to run", Duration::from_secs(30), || {
+        let out = env.server.kubectl(&["logs", "cancelled-sleep-pod", "-c", "step-sleep"]);
+        stdout(&out).contains("sleeping").then_some(())
+    });
+    env.kubectl(&[
+        "patch",
+        "pipelinerun",
+        "cancelled",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"status":"Cancelled"}}"#,
+    ]);
+    let run = wait_done(&env, "pipelinerun", "cancelled", Duration::from_secs(30));
+    let c = condition(&run, "Succeeded").unwrap();
+    assert_eq!(c["reason"], "Cancelled", "{c}");
+    assert_eq!(c["message"], "PipelineRun \"cancelled\" was cancelled");
+    let tr = wait_done(&env, "taskrun", "cancelled-sleep", Duration::from_secs(30));
+    assert_eq!(condition(&tr, "Succeeded").unwrap()["reason"], "TaskRunCancelled");
+
+    let run = wait_done(&env, "pipelinerun", "times-out", Duration::from_secs(30));
+    let c = condition(&run, "Succeeded").unwrap();
+    assert_eq!(c["reason"], "PipelineRunTimeout", "{c}");
+    assert_eq!(c["message"], "PipelineRun \"times-out\" failed to finish within \"3s\"");
+    // its TaskRun's own timeout was capped to what was left of the pipeline's: it
+    // stops by that or by the pipeline's cancel, whichever comes first
+    let tr = wait_done(&env, "taskrun", "times-out-sleep", Duration::from_secs(30));
+    let reason = condition(&tr, "Succeeded").unwrap()["reason"].clone();
+    assert!(reason == "TaskRunTimeout" || reason == "TaskRunCancelled", "{tr:#}");
+
+    let run = wait_done(&env, "pipelinerun", "flaky-run", Duration::from_secs(60));
+    let c = condition(&run, "Succeeded").unwrap();
+    assert_eq!((c["status"].as_str(), c["reason"].as_str()), (Some("False"), Some("Failed")), "{c}");
+    let trs = task_runs(&env, "flaky-run");
+    assert_eq!(condition(&trs["flaky"], "Succeeded").unwrap()["status"], "True");
+    assert_eq!(trs["flaky"]["status"]["retriesStatus"].as_array().unwrap().len(), 1);
+    assert_eq!(condition(&trs["fails"], "Succeeded").unwrap()["status"], "False");
+    assert!(!trs.contains_key("after-failure"));
+    assert_eq!(condition(&trs["cleanup"], "Succeeded").unwrap()["status"], "True");
+    assert!(run["status"]["skippedTasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["name"] == "after-failure" && s["reason"] == "PipelineRun was stopping"));
+
+    let run = wait_done(&env, "pipelinerun", "missing-param", Duration::from_secs(30));
+    let c = condition(&run, "Succeeded").unwrap();
+    assert_eq!(c["reason"], "ParameterMissing", "{c}");
+    assert!(c["message"].as_str().unwrap().contains("[url]"), "{c}");
+    assert!(task_runs(&env, "missing-param").is_empty());
+
+    let run = wait_done(&env, "pipelinerun", "unknown-task", Duration::from_secs(30));
+    assert_eq!(condition(&run, "Succeeded").unwrap()["reason"], "Failed");
+    let tr = wait_done(&env, "taskrun", "unknown-task-t", Duration::from_secs(30));
+    assert_eq!(condition(&tr, "Succeeded").unwrap()["reason"], "CouldntGetTask");
+
+    // a cycle never gets stored
+    let out = env.server.kubectl_stdin(
+        &["apply", "-f", "-"],
+        Some(&format!(
+            r#"
+apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata:
+  name: cyclic
+spec:
+  tasks:
+  - name: first
+    runAfter: [second]
+    taskSpec: {{steps: [{{name: s, image: {BUSYBOX}, script: "true"}}]}}
+  - name: second
+    runAfter: [first]
+    taskSpec: {{steps: [{{name: s, image: {BUSYBOX}, script: "true"}}]}}
+"#
+        )),
+    );
+    assert!(!out.status.success());
+    assert!(common::stderr(&out).contains("cycle"), "{}", common::stderr(&out));
     env.finish();
 }

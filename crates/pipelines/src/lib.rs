@@ -7,6 +7,7 @@
 //!   given the state of its TaskRuns.
 //! * [`workdir`] — the host dirs a run's containers share.
 //! * [`taskrun`] — the TaskRun reconciler; [`pod`] — its Pod view.
+//! * [`pipelinerun`] — the PipelineRun reconciler (creates and cancels TaskRuns).
 //!
 //! The controllers only know a [`kube::Client`], a [`TaskRuntime`], an
 //! [`ImageSource`] and a [`TokenIssuer`]; start them with [`run`].
@@ -14,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod dag;
+pub mod pipelinerun;
 pub mod pod;
 pub mod prepare;
 pub mod taskrun;
@@ -29,7 +31,7 @@ use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
-use skiff_api::tekton::v1::TaskRun;
+use skiff_api::tekton::v1::{PipelineRun, TaskRun};
 use skiff_runtime::{ImageSource, PodKey, TaskRuntime};
 use tokio::task::JoinHandle;
 
@@ -103,7 +105,7 @@ pub struct Pipelines {
     pub handle: JoinHandle<()>,
 }
 
-/// Starts the TaskRun controller (and the sweeper that removes the pods of deleted
+/// Starts the TaskRun and PipelineRun controllers (and the sweeper that removes the pods of deleted
 /// TaskRuns).
 pub fn run(
     client: kube::Client,
@@ -129,14 +131,25 @@ pub fn run(
         let controller = Controller::new(api, watcher::Config::default());
         let store = controller.store();
         let sweeper = tokio::spawn(sweep(ctx.clone(), store));
-        controller
+        let task_runs = controller
             .reconcile_on(events.filter_map(|st| async move {
                 let name = st.labels.get(taskrun::TASK_RUN_LABEL)?;
                 Some(ObjectRef::<TaskRun>::new(name).within(&st.key.namespace))
             }))
-            .run(taskrun::reconcile, error_policy, ctx)
-            .for_each(|_| async {})
-            .await;
+            .run(taskrun::reconcile, error_policy, ctx.clone())
+            .for_each(|_| async {});
+        // A change of a TaskRun wakes the PipelineRun that owns it.
+        let pipeline_runs = Controller::new(
+            Api::<PipelineRun>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .owns(
+            Api::<TaskRun>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .run(pipelinerun::reconcile, pipeline_error_policy, ctx)
+        .for_each(|_| async {});
+        futures::join!(task_runs, pipeline_runs);
         sweeper.abort();
     });
     Pipelines { handle }
@@ -144,6 +157,11 @@ pub fn run(
 
 fn error_policy(_: Arc<TaskRun>, error: &Error, _: Arc<Ctx>) -> Action {
     tracing::warn!(%error, "TaskRun reconcile failed; retrying");
+    Action::requeue(Duration::from_millis(500))
+}
+
+fn pipeline_error_policy(_: Arc<PipelineRun>, error: &Error, _: Arc<Ctx>) -> Action {
+    tracing::warn!(%error, "PipelineRun reconcile failed; retrying");
     Action::requeue(Duration::from_millis(500))
 }
 

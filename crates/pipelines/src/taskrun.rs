@@ -163,7 +163,7 @@ pub async fn reconcile(tr: Arc<TaskRun>, ctx: Arc<Ctx>) -> Result<Action, Error>
     if !live.finished() {
         if tr.spec.status == "TaskRunCancelled" {
             ctx.tasks.cancel_pod(&key, reason::CANCELLED).await.ok();
-        } else if elapsed >= timeout {
+        } else if elapsed > timeout {
             ctx.tasks.cancel_pod(&key, reason::TIMEOUT).await.ok();
         }
     }
@@ -191,7 +191,7 @@ pub async fn reconcile(tr: Arc<TaskRun>, ctx: Arc<Ctx>) -> Result<Action, Error>
         mirror(&ctx, &tr, &live).await;
         let left = timeout.saturating_sub(elapsed);
         return Ok(Action::requeue(
-            left.clamp(Duration::from_millis(100), Duration::from_secs(60)),
+            left.clamp(Duration::from_millis(250), Duration::from_secs(60)),
         ));
     }
 
@@ -696,16 +696,12 @@ async fn resolve_task(
     };
     let (spec, lowered) = lowering::lower_task_spec(&spec, &resources, &opts)
         .map_err(|e| StartError(reason::RESOLUTION_FAILED, e.to_string()))?;
-    let bindings = lowering::task_run_resources(&tr.metadata).unwrap_or_default();
-    let api: Api<PipelineResource> = Api::namespaced(ctx.client.clone(), &ns);
-    let known: BTreeMap<String, _> = api
-        .list(&Default::default())
-        .await
-        .map(|l| l.items)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|r| (r.name_any(), r.spec))
-        .collect();
+    // A TaskRun of a PipelineRun gets the params and workspaces from the lowered
+    // Pipeline; one of its own binds PipelineResources by name.
+    let Some(bindings) = lowering::task_run_resources(&tr.metadata) else {
+        return Ok((spec, task_name, run));
+    };
+    let known = pipeline_resources(ctx, &ns).await;
     let (params, workspaces) =
         lowering::bind_task_run(&lowered, &bindings, &|n| known.get(n).cloned())
             .map_err(|e| StartError(reason::RESOLUTION_FAILED, e.to_string()))?;
@@ -720,6 +716,21 @@ async fn resolve_task(
         }
     }
     Ok((spec, task_name, run))
+}
+
+/// The namespace's PipelineResources by name (what v1alpha1 runs bind).
+pub async fn pipeline_resources(
+    ctx: &Ctx,
+    ns: &str,
+) -> BTreeMap<String, skiff_api::tekton::v1alpha1::PipelineResourceSpec> {
+    let api: Api<PipelineResource> = Api::namespaced(ctx.client.clone(), ns);
+    api.list(&Default::default())
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| (r.name_any(), r.spec))
+        .collect()
 }
 
 /// The service account's `imagePullSecrets`, read (missing ones are skipped).
