@@ -51,6 +51,15 @@ pub struct ServerArgs {
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Registry mirror `REGISTRY=ENDPOINT` (repeatable; e.g. `docker.io=http://127.0.0.1:5000`):
+    /// pulls of that registry's images (Revisions, pipeline steps) try the mirrors in
+    /// order before the registry itself, as containerd's mirrors do, so air-gapped
+    /// machines can run manifests that name public images.
+    #[arg(long = "registry-mirror", value_name = "REGISTRY=ENDPOINT")]
+    registry_mirrors: Vec<skiff_images::Mirror>,
+    /// Image of the clone steps of v1alpha1 git PipelineResources (needs `sh` and `git`).
+    #[arg(long, default_value = skiff_api::tekton::resources::DEFAULT_GIT_IMAGE)]
+    git_image: String,
     /// Largest request body accepted, in bytes (bigger → 413).
     #[arg(long, default_value_t = 3 * 1024 * 1024)]
     max_request_bytes: usize,
@@ -213,8 +222,14 @@ async fn start_serving(
         );
     }
     let images = Arc::new(
-        skiff_images::ImageStore::open(data_dir.join("images"))
-            .context("opening the image store")?,
+        skiff_images::ImageStore::open_with(
+            data_dir.join("images"),
+            skiff_images::StoreOptions {
+                mirrors: args.registry_mirrors.clone(),
+                ..Default::default()
+            },
+        )
+        .context("opening the image store")?,
     );
     let mut options = skiff_runtime::LocalRuntimeOptions::new(data_dir.join("runtime"));
     options.bridge = args.bridge.clone();
@@ -247,7 +262,16 @@ async fn start_serving(
         client.clone(),
         runtime.clone(),
     ));
-    start_pipelines(client, &runtime, images.clone(), data_dir, app, api_addr).await?;
+    start_pipelines(
+        client,
+        &runtime,
+        images.clone(),
+        data_dir,
+        app,
+        api_addr,
+        &args.git_image,
+    )
+    .await?;
     let request_log = match args.request_log.as_str() {
         "off" | "" => skiff_gateway::RequestLogSink::Disabled,
         "stderr" => skiff_gateway::RequestLogSink::Stderr,
@@ -275,6 +299,7 @@ async fn start_pipelines(
     data_dir: &std::path::Path,
     app: &Arc<skiff_apiserver::http::App>,
     api_addr: SocketAddr,
+    git_image: &str,
 ) -> anyhow::Result<()> {
     use skiff_runtime::TaskRuntime;
     // An API on every address is reachable from pods already.
@@ -296,7 +321,7 @@ async fn start_pipelines(
             data_dir: data_dir.to_path_buf(),
             api_port: api_addr.port(),
             ca_pem,
-            git_image: skiff_api::tekton::resources::DEFAULT_GIT_IMAGE.to_string(),
+            git_image: git_image.to_string(),
         },
         Arc::new(skiff_pipelines::SystemClock),
     );

@@ -427,7 +427,11 @@ spec:
 /// The TaskRuns of a PipelineRun by pipeline task.
 fn task_runs(env: &Env, pipeline_run: &str) -> std::collections::BTreeMap<String, Value> {
     let list = env
-        .get_json(&["taskruns", "-l", &format!("tekton.dev/pipelineRun={pipeline_run}")])
+        .get_json(&[
+            "taskruns",
+            "-l",
+            &format!("tekton.dev/pipelineRun={pipeline_run}"),
+        ])
         .unwrap();
     list["items"]
         .as_array()
@@ -451,7 +455,9 @@ fn task_runs(env: &Env, pipeline_run: &str) -> std::collections::BTreeMap<String
 /// same time (their start/end stamps overlap), d waits for both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn diamond_pipeline_with_results_when_and_finally() {
-    let Some(env) = env_with_busybox() else { return };
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
     env.apply(&format!(
         r#"
 apiVersion: tekton.dev/v1
@@ -571,7 +577,9 @@ spec:
     assert_eq!(run["status"]["results"][0]["value"], "b-done+c-done-done");
     let refs = run["status"]["childReferences"].as_array().unwrap();
     assert_eq!(refs.len(), 5, "{refs:#?}");
-    assert!(refs.iter().any(|r| r["name"] == "diamond-run-a" && r["kind"] == "TaskRun"));
+    assert!(refs
+        .iter()
+        .any(|r| r["name"] == "diamond-run-a" && r["kind"] == "TaskRun"));
 
     let trs = task_runs(&env, "diamond-run");
     assert_eq!(
@@ -579,7 +587,10 @@ spec:
         ["a", "b", "c", "d", "report"]
     );
     assert_eq!(trs["d"]["spec"]["params"][0]["value"], "b-done+c-done");
-    assert_eq!(trs["report"]["metadata"]["labels"]["tekton.dev/memberOf"], "finally");
+    assert_eq!(
+        trs["report"]["metadata"]["labels"]["tekton.dev/memberOf"],
+        "finally"
+    );
     // b and c overlapped; d started after both ended
     let log = env.kubectl(&["logs", "diamond-run-report-pod", "-c", "step-report"]);
     assert!(log.starts_with("status=Completed\n"), "{log}");
@@ -591,7 +602,10 @@ spec:
             .parse()
             .unwrap()
     };
-    assert!(stamp("b.start") < stamp("c.end") && stamp("c.start") < stamp("b.end"), "{log}");
+    assert!(
+        stamp("b.start") < stamp("c.end") && stamp("c.start") < stamp("b.end"),
+        "{log}"
+    );
     assert!(log.contains("b-done+c-done.start"), "{log}");
     assert!(!log.contains("never"), "{log}");
 
@@ -608,7 +622,9 @@ spec:
 /// (`CouldntGetTask`) and so the run; a cyclic `runAfter` is refused at admission.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipeline_timeout_cancel_retries_failures() {
-    let Some(env) = env_with_busybox() else { return };
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
     env.apply(&format!(
         r#"
 apiVersion: tekton.dev/v1
@@ -728,7 +744,9 @@ spec:
 "#
     ));
     common::eventually("cancelled to run", Duration::from_secs(30), || {
-        let out = env.server.kubectl(&["logs", "cancelled-sleep-pod", "-c", "step-sleep"]);
+        let out = env
+            .server
+            .kubectl(&["logs", "cancelled-sleep-pod", "-c", "step-sleep"]);
         stdout(&out).contains("sleeping").then_some(())
     });
     env.kubectl(&[
@@ -744,34 +762,67 @@ spec:
     assert_eq!(c["reason"], "Cancelled", "{c}");
     assert_eq!(c["message"], "PipelineRun \"cancelled\" was cancelled");
     let tr = wait_done(&env, "taskrun", "cancelled-sleep", Duration::from_secs(30));
-    assert_eq!(condition(&tr, "Succeeded").unwrap()["reason"], "TaskRunCancelled");
+    assert_eq!(
+        condition(&tr, "Succeeded").unwrap()["reason"],
+        "TaskRunCancelled"
+    );
 
     let run = wait_done(&env, "pipelinerun", "times-out", Duration::from_secs(30));
     let c = condition(&run, "Succeeded").unwrap();
     assert_eq!(c["reason"], "PipelineRunTimeout", "{c}");
-    assert_eq!(c["message"], "PipelineRun \"times-out\" failed to finish within \"3s\"");
+    assert_eq!(
+        c["message"],
+        "PipelineRun \"times-out\" failed to finish within \"3s\""
+    );
     // its TaskRun's own timeout was capped to what was left of the pipeline's: it
     // stops by that or by the pipeline's cancel, whichever comes first
     let tr = wait_done(&env, "taskrun", "times-out-sleep", Duration::from_secs(30));
     let reason = condition(&tr, "Succeeded").unwrap()["reason"].clone();
-    assert!(reason == "TaskRunTimeout" || reason == "TaskRunCancelled", "{tr:#}");
+    assert!(
+        reason == "TaskRunTimeout" || reason == "TaskRunCancelled",
+        "{tr:#}"
+    );
 
     let run = wait_done(&env, "pipelinerun", "flaky-run", Duration::from_secs(60));
     let c = condition(&run, "Succeeded").unwrap();
-    assert_eq!((c["status"].as_str(), c["reason"].as_str()), (Some("False"), Some("Failed")), "{c}");
+    assert_eq!(
+        (c["status"].as_str(), c["reason"].as_str()),
+        (Some("False"), Some("Failed")),
+        "{c}"
+    );
     let trs = task_runs(&env, "flaky-run");
-    assert_eq!(condition(&trs["flaky"], "Succeeded").unwrap()["status"], "True");
-    assert_eq!(trs["flaky"]["status"]["retriesStatus"].as_array().unwrap().len(), 1);
-    assert_eq!(condition(&trs["fails"], "Succeeded").unwrap()["status"], "False");
+    assert_eq!(
+        condition(&trs["flaky"], "Succeeded").unwrap()["status"],
+        "True"
+    );
+    assert_eq!(
+        trs["flaky"]["status"]["retriesStatus"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        condition(&trs["fails"], "Succeeded").unwrap()["status"],
+        "False"
+    );
     assert!(!trs.contains_key("after-failure"));
-    assert_eq!(condition(&trs["cleanup"], "Succeeded").unwrap()["status"], "True");
+    assert_eq!(
+        condition(&trs["cleanup"], "Succeeded").unwrap()["status"],
+        "True"
+    );
     assert!(run["status"]["skippedTasks"]
         .as_array()
         .unwrap()
         .iter()
         .any(|s| s["name"] == "after-failure" && s["reason"] == "PipelineRun was stopping"));
 
-    let run = wait_done(&env, "pipelinerun", "missing-param", Duration::from_secs(30));
+    let run = wait_done(
+        &env,
+        "pipelinerun",
+        "missing-param",
+        Duration::from_secs(30),
+    );
     let c = condition(&run, "Succeeded").unwrap();
     assert_eq!(c["reason"], "ParameterMissing", "{c}");
     assert!(c["message"].as_str().unwrap().contains("[url]"), "{c}");
@@ -780,7 +831,10 @@ spec:
     let run = wait_done(&env, "pipelinerun", "unknown-task", Duration::from_secs(30));
     assert_eq!(condition(&run, "Succeeded").unwrap()["reason"], "Failed");
     let tr = wait_done(&env, "taskrun", "unknown-task-t", Duration::from_secs(30));
-    assert_eq!(condition(&tr, "Succeeded").unwrap()["reason"], "CouldntGetTask");
+    assert_eq!(
+        condition(&tr, "Succeeded").unwrap()["reason"],
+        "CouldntGetTask"
+    );
 
     // a cycle never gets stored
     let out = env.server.kubectl_stdin(
@@ -803,6 +857,293 @@ spec:
         )),
     );
     assert!(!out.status.success());
-    assert!(common::stderr(&out).contains("cycle"), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("cycle"),
+        "{}",
+        common::stderr(&out)
+    );
+    env.finish();
+}
+
+/// Tekton's v1alpha1 shapes, as older tutorials write them: a Pipeline with a `git`
+/// PipelineResource cloned (by the clone step skiff adds, whose image
+/// `docker.io/alpine/git:latest` comes through a registry mirror to a loopback
+/// registry) from a repository served over HTTP, and an `image` resource whose url the
+/// step sees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v1alpha1_pipeline_with_git_and_image_resources() {
+    if let Some(why) = skip_reason() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let (busybox, git) = match (StepImages::busybox(), StepImages::git()) {
+        (Ok(b), Ok(g)) => (b, g),
+        (Err(why), _) | (_, Err(why)) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    if let Err(why) = common::pipelines::registry_tools() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let registry = common::pipelines::Registry::start(None);
+    common::pipelines::push_image(&registry, &git, "alpine/git:latest");
+    let mirror = format!("docker.io=http://{}", registry.host());
+    let env = Env::start_with_args(&["--registry-mirror", &mirror], |data| {
+        import_image(data, &busybox, BUSYBOX);
+    });
+    let repo = common::pipelines::GitServer::start(
+        env.host_ip,
+        &[("README", "hello from git\n"), ("src/main.txt", "code\n")],
+    );
+    env.apply(&format!(
+        r#"
+apiVersion: tekton.dev/v1alpha1
+kind: PipelineResource
+metadata:
+  name: source-repo
+spec:
+  type: git
+  params:
+  - name: url
+    value: {url}
+  - name: revision
+    value: main
+---
+apiVersion: tekton.dev/v1alpha1
+kind: PipelineResource
+metadata:
+  name: app-image
+spec:
+  type: image
+  params:
+  - name: url
+    value: registry.example/app:v1
+---
+apiVersion: tekton.dev/v1alpha1
+kind: Task
+metadata:
+  name: build-from-source
+spec:
+  inputs:
+    resources:
+    - name: source
+      type: git
+    params:
+    - name: greeting
+      default: building
+  outputs:
+    resources:
+    - name: image
+      type: image
+  steps:
+  - name: build
+    image: {BUSYBOX}
+    command: [sh, -c]
+    args:
+    - |
+      cat $(inputs.resources.source.path)/README
+      ls $(inputs.resources.source.path)/src
+      echo "$(inputs.params.greeting) $(outputs.resources.image.url)"
+---
+apiVersion: tekton.dev/v1alpha1
+kind: Pipeline
+metadata:
+  name: build-pipeline
+spec:
+  resources:
+  - name: source-repo
+    type: git
+  - name: app-image
+    type: image
+  tasks:
+  - name: build
+    taskRef:
+      name: build-from-source
+    resources:
+      inputs:
+      - name: source
+        resource: source-repo
+      outputs:
+      - name: image
+        resource: app-image
+---
+apiVersion: tekton.dev/v1alpha1
+kind: PipelineRun
+metadata:
+  name: build-run
+spec:
+  pipelineRef:
+    name: build-pipeline
+  resources:
+  - name: source-repo
+    resourceRef:
+      name: source-repo
+  - name: app-image
+    resourceRef:
+      name: app-image
+"#,
+        url = repo.url()
+    ));
+    let run = wait_done(&env, "pipelinerun", "build-run", Duration::from_secs(120));
+    let c = condition(&run, "Succeeded").unwrap();
+    assert_eq!(
+        c["status"],
+        "True",
+        "{run:#}\n{}",
+        tail(&env.server.log(), 30)
+    );
+    let tr = &task_runs(&env, "build-run")["build"];
+    let pod = tr["status"]["podName"].as_str().unwrap();
+    let clone = env.kubectl(&["logs", pod, "-c", "step-git-source-source"]);
+    assert!(
+        clone.contains(&format!(
+            "Successfully cloned {} @ {}",
+            repo.url(),
+            repo.head_commit()
+        )),
+        "{clone}"
+    );
+    let build = env.kubectl(&["logs", pod, "-c", "step-build"]);
+    assert_eq!(
+        build,
+        "hello from git\nmain.txt\nbuilding registry.example/app:v1\n"
+    );
+    // read back at v1alpha1, the run still has its resources
+    let old = env
+        .get_json(&["pipelineruns.v1alpha1.tekton.dev", "build-run"])
+        .unwrap();
+    assert_eq!(old["apiVersion"], "tekton.dev/v1alpha1");
+    env.finish();
+}
+
+/// A step runs the real `kubectl apply` of a Knative Service with its TaskRun's service
+/// account (in-cluster config: the token, `ca.crt` and `KUBERNETES_SERVICE_HOST`): with
+/// a RoleBinding the Service is created and answers at its URL; without one kubectl gets
+/// Kubernetes' 403, which is in the step's log, and the run fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_in_a_step_deploys_with_its_service_account() {
+    if let Some(why) = skip_reason() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let kubectl = match StepImages::kubectl() {
+        Ok(dir) => dir,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let env = Env::start_with(|data| {
+        import_image(data, &kubectl, "dev.local/kubectl:latest");
+    });
+    let task = |name: &str, sa: &str, target: &str| {
+        format!(
+            r#"
+apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata:
+  name: {name}
+spec:
+  serviceAccountName: {sa}
+  taskSpec:
+    steps:
+    - name: deploy
+      image: dev.local/kubectl:latest
+      script: |
+        #!/bin/sh
+        set -e
+        cat <<EOF | kubectl apply -f -
+        apiVersion: serving.knative.dev/v1
+        kind: Service
+        metadata:
+          name: from-pipeline
+        spec:
+          template:
+            spec:
+              containers:
+              - image: {IMAGE}
+                env:
+                - name: TARGET
+                  value: {target}
+        EOF
+"#
+        )
+    };
+    env.apply(&format!(
+        r#"
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: deployer
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: nobody
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: deploy-services
+rules:
+- apiGroups: [serving.knative.dev]
+  resources: [services]
+  verbs: [get, list, watch, create, update, patch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: deployer-deploys
+subjects:
+- kind: ServiceAccount
+  name: deployer
+  namespace: default
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: deploy-services
+---
+{}
+---
+{}
+"#,
+        task("deploy-allowed", "deployer", "Pipeline"),
+        task("deploy-denied", "nobody", "Denied"),
+    ));
+    let run = wait_done(&env, "taskrun", "deploy-allowed", Duration::from_secs(90));
+    let log = env.kubectl(&["logs", "deploy-allowed-pod", "-c", "step-deploy"]);
+    assert_eq!(
+        condition(&run, "Succeeded").unwrap()["status"],
+        "True",
+        "{run:#}\n{log}"
+    );
+    assert!(
+        log.contains("service.serving.knative.dev/from-pipeline created"),
+        "{log}"
+    );
+    env.wait_ksvc_ready("from-pipeline", None);
+    env.wait_body("from-pipeline.default.localhost", "Hello Pipeline!\n")
+        .await;
+
+    let run = wait_done(&env, "taskrun", "deploy-denied", Duration::from_secs(90));
+    let c = condition(&run, "Succeeded").unwrap();
+    assert_eq!(c["status"], "False", "{run:#}");
+    assert!(
+        c["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"step-deploy\" exited with code 1"),
+        "{c}"
+    );
+    let log = env
+        .server
+        .kubectl(&["logs", "deploy-denied-pod", "-c", "step-deploy"]);
+    let log = stdout(&log);
+    assert!(
+        log.contains("system:serviceaccount:default:nobody") && log.contains("forbidden"),
+        "{log}"
+    );
     env.finish();
 }

@@ -250,7 +250,8 @@ cd "$dest"
 git init -q
 git remote add origin "$url"
 if [ -z "$revision" ]; then
-  git fetch -q --depth=1 origin HEAD
+  # (servers speaking git's dumb HTTP protocol cannot do shallow fetches)
+  git fetch -q --depth=1 origin HEAD 2>/dev/null || git fetch -q origin HEAD
   git checkout -q FETCH_HEAD
 elif git fetch -q --depth=1 origin "$revision" 2>/dev/null; then
   git checkout -q FETCH_HEAD

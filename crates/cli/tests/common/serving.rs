@@ -116,6 +116,8 @@ pub fn netns_list() -> Vec<String> {
 pub struct Env {
     pub server: TestServer,
     pub bridge: String,
+    /// The bridge's address: the host as instances and task pods reach it.
+    pub host_ip: std::net::IpAddr,
     pub http: reqwest::Client,
 }
 
@@ -127,32 +129,38 @@ impl Env {
     /// Like [`Env::start`], running `prepare` on the data dir (e.g. to import more
     /// images) before the server starts.
     pub fn start_with(prepare: impl FnOnce(&std::path::Path)) -> Env {
+        Self::start_with_args(&[], prepare)
+    }
+
+    /// Like [`Env::start_with`], with more `skiff server` flags.
+    pub fn start_with_args(extra: &[&str], prepare: impl FnOnce(&std::path::Path)) -> Env {
         let app = sample_app();
         let r = random_u64();
         let bridge = format!("skf{:04x}", r & 0xffff);
-        let subnet = format!("10.{}.{}.0/24", 100 + (r >> 16) % 151, (r >> 24) % 256);
-        let server = TestServer::start_prepared(
-            &[
-                "--runtime",
-                "local",
-                "--bridge",
-                &bridge,
-                "--subnet",
-                &subnet,
-            ],
-            |dir| {
-                let out = Command::new(super::skiff_bin())
-                    .args(["image", "pack", "--data-dir"])
-                    .arg(dir)
-                    .arg("--binary")
-                    .arg(app)
-                    .args(["--name", IMAGE, "--import"])
-                    .output()
-                    .unwrap();
-                ok(&out);
-                prepare(dir);
-            },
-        );
+        let (a, b) = (100 + (r >> 16) % 151, (r >> 24) % 256);
+        let subnet = format!("10.{a}.{b}.0/24");
+        let host_ip: std::net::IpAddr = format!("10.{a}.{b}.1").parse().unwrap();
+        let mut args = vec![
+            "--runtime",
+            "local",
+            "--bridge",
+            &bridge,
+            "--subnet",
+            &subnet,
+        ];
+        args.extend_from_slice(extra);
+        let server = TestServer::start_prepared(&args, |dir| {
+            let out = Command::new(super::skiff_bin())
+                .args(["image", "pack", "--data-dir"])
+                .arg(dir)
+                .arg("--binary")
+                .arg(app)
+                .args(["--name", IMAGE, "--import"])
+                .output()
+                .unwrap();
+            ok(&out);
+            prepare(dir);
+        });
         let http = reqwest::Client::builder()
             .no_proxy()
             .pool_max_idle_per_host(32)
@@ -161,6 +169,7 @@ impl Env {
         Env {
             server,
             bridge,
+            host_ip,
             http,
         }
     }
