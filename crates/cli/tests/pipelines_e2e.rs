@@ -1147,3 +1147,131 @@ roleRef:
     );
     env.finish();
 }
+
+/// A sidecar serves the steps (started first, ready by its probe, stopped after);
+/// ConfigMap and Secret workspaces and `secretKeyRef` env reach the step; `skiff logs
+/// pipelinerun/x -f` started before the run streams every task's steps as they run
+/// and exits when the run is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sidecars_config_workspaces_and_following_logs() {
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
+    env.apply(&format!(
+        r#"
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: app-config
+data:
+  greeting: hola
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: app-secret
+stringData:
+  token: s3cret
+---
+apiVersion: tekton.dev/v1
+kind: Task
+metadata:
+  name: with-sidecar
+spec:
+  workspaces:
+  - name: config
+    readOnly: true
+  - name: secret
+  sidecars:
+  - name: web
+    image: {BUSYBOX}
+    script: |
+      echo sidecar-says-hi > /tmp/index.html
+      exec httpd -f -p 8080 -h /tmp
+    readinessProbe:
+      tcpSocket:
+        port: 8080
+  steps:
+  - name: use
+    image: {BUSYBOX}
+    env:
+    - name: TOKEN
+      valueFrom:
+        secretKeyRef:
+          name: app-secret
+          key: token
+    script: |
+      wget -q -O - http://127.0.0.1:8080/
+      cat $(workspaces.config.path)/greeting; echo
+      cat $(workspaces.secret.path)/token; echo
+      echo "env $TOKEN"
+      sleep 1
+      echo first-done
+---
+apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata:
+  name: follow
+spec:
+  workspaces:
+  - name: config
+  - name: secret
+  tasks:
+  - name: first
+    taskRef: {{name: with-sidecar}}
+    workspaces:
+    - {{name: config, workspace: config}}
+    - {{name: secret, workspace: secret}}
+  - name: second
+    runAfter: [first]
+    taskSpec:
+      steps:
+      - name: one
+        image: {BUSYBOX}
+        script: |
+          sleep 1
+          echo second-one
+      - name: two
+        image: {BUSYBOX}
+        script: echo second-two
+---
+apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  name: follow-run
+spec:
+  pipelineRef: {{name: follow}}
+  workspaces:
+  - name: config
+    configMap:
+      name: app-config
+  - name: secret
+    secret:
+      secretName: app-secret
+"#
+    ));
+    let follow = std::process::Command::new(common::skiff_bin())
+        .args(["logs", "pipelinerun/follow-run", "-f"])
+        .env("KUBECONFIG", env.server.kubeconfig())
+        .output()
+        .unwrap();
+    let out = stdout(&follow);
+    assert!(
+        follow.status.success(),
+        "{out}\n{}",
+        common::stderr(&follow)
+    );
+    assert_eq!(
+        out,
+        "[first : use] sidecar-says-hi\n[first : use] hola\n[first : use] s3cret\n[first : use] env s3cret\n[first : use] first-done\n[second : one] second-one\n[second : two] second-two\n"
+    );
+    let run = wait_done(&env, "pipelinerun", "follow-run", Duration::from_secs(10));
+    assert_eq!(condition(&run, "Succeeded").unwrap()["status"], "True");
+    let tr = &task_runs(&env, "follow-run")["first"];
+    assert_eq!(tr["status"]["sidecars"][0]["container"], "sidecar-web");
+    assert!(
+        tr["status"]["sidecars"][0]["terminated"].is_object(),
+        "{tr:#}"
+    );
+    env.finish();
+}
