@@ -612,6 +612,23 @@ spec:
     // skiff logs pipelinerun/x: every task's steps, prefixed like tkn
     let all = stdout(&env.server.skiff(&["logs", "pipelinerun/diamond-run"]));
     assert!(all.contains("[report : report] status=Completed"), "{all}");
+
+    // the volumeClaimTemplate's claim goes with its PipelineRun
+    let claims = env.server.data_dir().join("pipelines/claims/default");
+    let claim_dirs = || -> Vec<String> {
+        std::fs::read_dir(&claims)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect()
+    };
+    assert_eq!(claim_dirs().len(), 1, "{:?}", claim_dirs());
+    env.kubectl(&["delete", "pipelinerun", "diamond-run"]);
+    common::eventually("the claim to go", Duration::from_secs(30), || {
+        claim_dirs().is_empty().then_some(())
+    });
     env.finish();
 }
 
@@ -1272,6 +1289,74 @@ spec:
     assert!(
         tr["status"]["sidecars"][0]["terminated"].is_object(),
         "{tr:#}"
+    );
+    env.finish();
+}
+
+/// A restart of `skiff server` loses a running TaskRun's pod: the run fails saying so
+/// and its Pod shows Failed; a run that finished before the restart keeps its logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_fails_running_runs_and_keeps_finished_logs() {
+    let Some(mut env) = env_with_busybox() else {
+        return;
+    };
+    env.apply(&format!(
+        r#"
+apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata:
+  name: before
+spec:
+  taskSpec:
+    steps:
+    - name: hello
+      image: {BUSYBOX}
+      script: echo kept across restarts
+---
+apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata:
+  name: interrupted
+spec:
+  taskSpec:
+    steps:
+    - name: sleep
+      image: {BUSYBOX}
+      script: |
+        echo sleeping
+        sleep 600
+"#
+    ));
+    wait_done(&env, "taskrun", "before", Duration::from_secs(30));
+    common::eventually("interrupted to run", Duration::from_secs(30), || {
+        let out = env
+            .server
+            .kubectl(&["logs", "interrupted-pod", "-c", "step-sleep"]);
+        stdout(&out).contains("sleeping").then_some(())
+    });
+    env.server.restart();
+    env.server.wait_ready();
+    let run = wait_done(&env, "taskrun", "interrupted", Duration::from_secs(30));
+    let c = condition(&run, "Succeeded").unwrap();
+    assert_eq!(c["status"], "False");
+    assert!(
+        c["message"]
+            .as_str()
+            .unwrap()
+            .contains("skiff server restarted"),
+        "{c}"
+    );
+    common::eventually(
+        "the lost pod to show Failed",
+        Duration::from_secs(10),
+        || {
+            let pod = env.get_json(&["pod", "interrupted-pod"])?;
+            (pod["status"]["phase"] == "Failed").then_some(())
+        },
+    );
+    assert_eq!(
+        env.kubectl(&["logs", "before-pod", "-c", "step-hello"]),
+        "kept across restarts\n"
     );
     env.finish();
 }

@@ -130,6 +130,14 @@ pub fn run(
         let events = tokio_stream_from(tasks.subscribe_pods());
         let controller = Controller::new(api, watcher::Config::default());
         let store = controller.store();
+        let pipeline_runs = Controller::new(
+            Api::<PipelineRun>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .owns(
+            Api::<TaskRun>::all(client.clone()),
+            watcher::Config::default(),
+        );
         let sweeper = tokio::spawn(sweep(ctx.clone(), store));
         let task_runs = controller
             .reconcile_on(events.filter_map(|st| async move {
@@ -180,20 +188,30 @@ fn tokio_stream_from<T: Clone + Send + 'static>(
 }
 
 /// Every few seconds: pods (and their logs and dirs) of TaskRuns that are gone are
-/// deleted, as Kubernetes' garbage collector deletes a deleted TaskRun's Pod.
-async fn sweep(ctx: Arc<Ctx>, store: kube::runtime::reflector::Store<TaskRun>) {
+/// deleted, as Kubernetes' garbage collector deletes a deleted TaskRun's Pod; claims of
+/// deleted PipelineRuns and run dirs a restart left behind are removed.
+async fn sweep(ctx: Arc<Ctx>, task_runs: kube::runtime::reflector::Store<TaskRun>) {
     let mut every = tokio::time::interval(Duration::from_secs(5));
     loop {
         every.tick().await;
-        if store.wait_until_ready().await.is_err() {
+        if task_runs.wait_until_ready().await.is_err() {
             return;
         }
-        for pod in ctx.tasks.list_pods() {
+        // (listed, not read from the PipelineRun controller's store: that store does
+        // not report ready)
+        let Ok(runs) = Api::<PipelineRun>::all(ctx.client.clone())
+            .list(&Default::default())
+            .await
+        else {
+            continue;
+        };
+        let pods = ctx.tasks.list_pods();
+        for pod in &pods {
             let Some(name) = pod.labels.get(taskrun::TASK_RUN_LABEL) else {
                 continue;
             };
             let uid = pod.labels.get(taskrun::TASK_RUN_UID_LABEL);
-            let alive = store
+            let alive = task_runs
                 .get(&ObjectRef::new(name).within(&pod.key.namespace))
                 .is_some_and(|tr| tr.metadata.uid.as_ref() == uid);
             if !alive {
@@ -204,5 +222,28 @@ async fn sweep(ctx: Arc<Ctx>, store: kube::runtime::reflector::Store<TaskRun>) {
                 }
             }
         }
+        let data_dir = ctx.options.data_dir.clone();
+        let runs = runs.items;
+        let running: std::collections::HashSet<(String, String)> = pods
+            .iter()
+            .filter(|p| !p.finished())
+            .filter_map(|p| {
+                let uid = p.labels.get(taskrun::TASK_RUN_UID_LABEL)?;
+                Some((p.key.namespace.clone(), uid.clone()))
+            })
+            .collect();
+        let _ = tokio::task::spawn_blocking(move || {
+            workdir::remove_orphaned_claims(&data_dir, |ns, uid| {
+                runs.iter().any(|r| {
+                    r.metadata.namespace.as_deref() == Some(ns)
+                        && r.metadata.uid.as_deref() == Some(uid)
+                })
+            });
+            // A run dir is made just before its pod starts: give that a minute.
+            workdir::remove_stale_runs(&data_dir, Duration::from_secs(60), |ns, uid| {
+                running.contains(&(ns.to_string(), uid.to_string()))
+            });
+        })
+        .await;
     }
 }

@@ -79,6 +79,14 @@ pub async fn reconcile(pr: Arc<PipelineRun>, ctx: Arc<Ctx>) -> Result<Action, Er
             }
         }
     }
+    for pvc in &plan.pvcs {
+        crate::workdir::own_claim(&ctx.options.data_dir, &ns, &pvc.name, &uid).map_err(|e| {
+            Error(format!(
+                "claim {} of PipelineRun {ns}/{name}: {e}",
+                pvc.name
+            ))
+        })?;
+    }
     for n in &plan.to_create {
         let tr = n.to_task_run(&run);
         match trs.create(&PostParams::default(), &tr).await {

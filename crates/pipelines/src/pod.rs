@@ -112,6 +112,19 @@ pub async fn write(client: &kube::Client, pod: &Value) -> Result<(), kube::Error
     Ok(())
 }
 
+/// Marks the Pod of a pod that no longer runs (lost in a restart) as Failed.
+pub async fn mark_lost(client: &kube::Client, namespace: &str, name: &str, message: &str) {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let patch = json!({"status": {"phase": "Failed", "reason": "Lost", "message": message,
+        "conditions": [{"type": "Ready", "status": "False"}]}});
+    if let Err(e) = pods
+        .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        tracing::debug!(pod = %name, error = %e, "could not mark the lost pod failed");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

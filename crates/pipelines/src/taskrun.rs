@@ -141,6 +141,8 @@ pub async fn reconcile(tr: Arc<TaskRun>, ctx: Arc<Ctx>) -> Result<Action, Error>
                 status.pod_name
             );
             finish_failed(&ctx, &mut st, reason::FAILED, &message);
+            pod::mark_lost(&ctx.client, &ns, &status.pod_name, &message).await;
+            RunDirs::new(&ctx.options.data_dir, &ns, &tr.uid().unwrap_or_default()).remove();
             write_status(&ctx, &tr, st).await?;
             return Ok(Action::await_change());
         }

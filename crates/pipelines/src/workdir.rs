@@ -140,6 +140,60 @@ impl RunDirs {
     }
 }
 
+/// Records that claim `claim` in `namespace` belongs to the object with uid `owner`
+/// (a PipelineRun's `volumeClaimTemplate` claim), so it goes when that object does, as
+/// a PVC owned by its PipelineRun does.
+pub fn own_claim(data_dir: &Path, namespace: &str, claim: &str, owner: &str) -> Result<(), String> {
+    let dir = data_dir
+        .join("pipelines/claims")
+        .join(checked(namespace)?)
+        .join(".owners");
+    std::fs::create_dir_all(&dir).map_err(|e| io("creating", &dir, e))?;
+    let p = dir.join(checked(claim)?);
+    std::fs::write(&p, owner).map_err(|e| io("writing", &p, e))
+}
+
+/// Removes the claims whose owner is gone (`alive(namespace, uid)` says false).
+pub fn remove_orphaned_claims(data_dir: &Path, alive: impl Fn(&str, &str) -> bool) {
+    let root = data_dir.join("pipelines/claims");
+    for ns in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        let namespace = ns.file_name().to_string_lossy().into_owned();
+        let owners = ns.path().join(".owners");
+        for entry in std::fs::read_dir(&owners).into_iter().flatten().flatten() {
+            let owner = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            if !alive(&namespace, owner.trim()) {
+                let _ = std::fs::remove_dir_all(ns.path().join(entry.file_name()));
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+/// Removes run dirs older than `min_age` whose uid `keep(namespace, uid)` rejects (runs
+/// a crash or restart left behind; a run's dir normally goes when it finishes).
+pub fn remove_stale_runs(
+    data_dir: &Path,
+    min_age: std::time::Duration,
+    keep: impl Fn(&str, &str) -> bool,
+) {
+    let root = data_dir.join("pipelines/runs");
+    for ns in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        let namespace = ns.file_name().to_string_lossy().into_owned();
+        for run in std::fs::read_dir(ns.path()).into_iter().flatten().flatten() {
+            let old = run
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age >= min_age);
+            let uid = run.file_name().to_string_lossy().into_owned();
+            if old && !keep(&namespace, &uid) {
+                let _ = std::fs::remove_dir_all(run.path());
+            }
+        }
+    }
+}
+
 /// A name that is safe as one path component.
 fn checked(name: &str) -> Result<&str, String> {
     let mut parts = Path::new(name).components();
@@ -203,5 +257,22 @@ mod tests {
         d.remove();
         assert!(!d.root.exists());
         assert!(claim.exists(), "claims outlive runs");
+
+        own_claim(tmp.path(), "default", "shared", "uid-pr").unwrap();
+        remove_orphaned_claims(tmp.path(), |_, uid| uid == "uid-pr");
+        assert!(claim.exists());
+        remove_orphaned_claims(tmp.path(), |_, _| false);
+        assert!(!claim.exists(), "a claim goes with its owner");
+
+        let d2 = RunDirs::new(tmp.path(), "default", "uid-2");
+        d2.create().unwrap();
+        remove_stale_runs(tmp.path(), std::time::Duration::from_secs(60), |_, _| false);
+        assert!(d2.root.exists(), "young run dirs stay");
+        remove_stale_runs(tmp.path(), std::time::Duration::ZERO, |_, uid| {
+            uid == "uid-2"
+        });
+        assert!(d2.root.exists());
+        remove_stale_runs(tmp.path(), std::time::Duration::ZERO, |_, _| false);
+        assert!(!d2.root.exists());
     }
 }

@@ -136,7 +136,10 @@ impl TestServer {
                 vec!["--runtime", "none"]
             })
             .args(&self.extra_args)
-            .env("SKIFF_LOG", "info")
+            .env(
+                "SKIFF_LOG",
+                std::env::var("SKIFF_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
