@@ -130,22 +130,6 @@ pub fn run(
         let events = tokio_stream_from(tasks.subscribe_pods());
         let controller = Controller::new(api, watcher::Config::default());
         let store = controller.store();
-        let pipeline_runs = Controller::new(
-            Api::<PipelineRun>::all(client.clone()),
-            watcher::Config::default(),
-        )
-        .owns(
-            Api::<TaskRun>::all(client.clone()),
-            watcher::Config::default(),
-        );
-        let sweeper = tokio::spawn(sweep(ctx.clone(), store));
-        let task_runs = controller
-            .reconcile_on(events.filter_map(|st| async move {
-                let name = st.labels.get(taskrun::TASK_RUN_LABEL)?;
-                Some(ObjectRef::<TaskRun>::new(name).within(&st.key.namespace))
-            }))
-            .run(taskrun::reconcile, error_policy, ctx.clone())
-            .for_each(|_| async {});
         // A change of a TaskRun wakes the PipelineRun that owns it.
         let pipeline_runs = Controller::new(
             Api::<PipelineRun>::all(client.clone()),
@@ -154,9 +138,18 @@ pub fn run(
         .owns(
             Api::<TaskRun>::all(client.clone()),
             watcher::Config::default(),
-        )
-        .run(pipelinerun::reconcile, pipeline_error_policy, ctx)
-        .for_each(|_| async {});
+        );
+        let sweeper = tokio::spawn(sweep(ctx.clone(), store, pipeline_runs.store()));
+        let task_runs = controller
+            .reconcile_on(events.filter_map(|st| async move {
+                let name = st.labels.get(taskrun::TASK_RUN_LABEL)?;
+                Some(ObjectRef::<TaskRun>::new(name).within(&st.key.namespace))
+            }))
+            .run(taskrun::reconcile, error_policy, ctx.clone())
+            .for_each(|_| async {});
+        let pipeline_runs = pipeline_runs
+            .run(pipelinerun::reconcile, pipeline_error_policy, ctx)
+            .for_each(|_| async {});
         futures::join!(task_runs, pipeline_runs);
         sweeper.abort();
     });
@@ -190,21 +183,19 @@ fn tokio_stream_from<T: Clone + Send + 'static>(
 /// Every few seconds: pods (and their logs and dirs) of TaskRuns that are gone are
 /// deleted, as Kubernetes' garbage collector deletes a deleted TaskRun's Pod; claims of
 /// deleted PipelineRuns and run dirs a restart left behind are removed.
-async fn sweep(ctx: Arc<Ctx>, task_runs: kube::runtime::reflector::Store<TaskRun>) {
+async fn sweep(
+    ctx: Arc<Ctx>,
+    task_runs: kube::runtime::reflector::Store<TaskRun>,
+    pipeline_runs: kube::runtime::reflector::Store<PipelineRun>,
+) {
     let mut every = tokio::time::interval(Duration::from_secs(5));
     loop {
         every.tick().await;
-        if task_runs.wait_until_ready().await.is_err() {
+        if task_runs.wait_until_ready().await.is_err()
+            || pipeline_runs.wait_until_ready().await.is_err()
+        {
             return;
         }
-        // (listed, not read from the PipelineRun controller's store: that store does
-        // not report ready)
-        let Ok(runs) = Api::<PipelineRun>::all(ctx.client.clone())
-            .list(&Default::default())
-            .await
-        else {
-            continue;
-        };
         let pods = ctx.tasks.list_pods();
         for pod in &pods {
             let Some(name) = pod.labels.get(taskrun::TASK_RUN_LABEL) else {
@@ -223,7 +214,7 @@ async fn sweep(ctx: Arc<Ctx>, task_runs: kube::runtime::reflector::Store<TaskRun
             }
         }
         let data_dir = ctx.options.data_dir.clone();
-        let runs = runs.items;
+        let runs = pipeline_runs.state();
         let running: std::collections::HashSet<(String, String)> = pods
             .iter()
             .filter(|p| !p.finished())
