@@ -881,58 +881,70 @@ async fn volumes(
     };
     for w in &prepared.workspaces {
         let Some(b) = &w.binding else { continue };
-        let dir = if let Some(pvc) = &b.persistent_volume_claim {
-            dirs.claim(&pvc.claim_name).map_err(fail)?
+        let source = if let Some(pvc) = &b.persistent_volume_claim {
+            Source::Claim(&pvc.claim_name)
         } else if let Some(cm) = &b.config_map {
-            dirs.files(
-                &format!("ws-{}", w.name),
-                &config_map_files(ctx, ns, &cm.name).await.map_err(fail)?,
-            )
-            .map_err(fail)?
+            Source::ConfigMap(&cm.name)
         } else if let Some(s) = &b.secret {
-            let name = s.secret_name.clone().unwrap_or_default();
-            dirs.files(
-                &format!("ws-{}", w.name),
-                &secret_files(ctx, ns, &name).await.map_err(fail)?,
-            )
-            .map_err(fail)?
+            Source::Secret(s.secret_name.as_deref().unwrap_or_default())
         } else if b.empty_dir.is_some() || b.volume_claim_template.is_some() {
-            dirs.empty_dir(&format!("ws-{}", w.name)).map_err(fail)?
+            Source::Empty
         } else {
             return Err(fail(format!(
                 "workspace {:?}: only emptyDir, persistentVolumeClaim, volumeClaimTemplate, configMap and secret bindings are supported by skiff",
                 w.name
             )));
         };
+        let dir = source_dir(ctx, dirs, ns, &format!("ws-{}", w.name), source)
+            .await
+            .map_err(fail)?;
         out.workspaces.insert(w.name.clone(), dir);
     }
     for v in &prepared.volumes {
-        let dir = if v.empty_dir.is_some() {
-            dirs.empty_dir(&format!("vol-{}", v.name)).map_err(fail)?
+        let source = if v.empty_dir.is_some() {
+            Source::Empty
         } else if let Some(cm) = &v.config_map {
-            dirs.files(
-                &format!("vol-{}", v.name),
-                &config_map_files(ctx, ns, &cm.name).await.map_err(fail)?,
-            )
-            .map_err(fail)?
+            Source::ConfigMap(&cm.name)
         } else if let Some(s) = &v.secret {
-            let name = s.secret_name.clone().unwrap_or_default();
-            dirs.files(
-                &format!("vol-{}", v.name),
-                &secret_files(ctx, ns, &name).await.map_err(fail)?,
-            )
-            .map_err(fail)?
+            Source::Secret(s.secret_name.as_deref().unwrap_or_default())
         } else if let Some(pvc) = &v.persistent_volume_claim {
-            dirs.claim(&pvc.claim_name).map_err(fail)?
+            Source::Claim(&pvc.claim_name)
         } else {
             return Err(fail(format!(
                 "volume {:?}: only emptyDir, configMap, secret and persistentVolumeClaim volumes are supported by skiff",
                 v.name
             )));
         };
+        let dir = source_dir(ctx, dirs, ns, &format!("vol-{}", v.name), source)
+            .await
+            .map_err(fail)?;
         out.volumes.insert(v.name.clone(), dir);
     }
     Ok(out)
+}
+
+/// Where a workspace's or volume's files come from.
+enum Source<'a> {
+    Claim(&'a str),
+    ConfigMap(&'a str),
+    Secret(&'a str),
+    Empty,
+}
+
+/// The host dir of a workspace or volume (`name` is its dir under the run).
+async fn source_dir(
+    ctx: &Ctx,
+    dirs: &RunDirs,
+    ns: &str,
+    name: &str,
+    source: Source<'_>,
+) -> Result<std::path::PathBuf, String> {
+    match source {
+        Source::Claim(claim) => dirs.claim(claim),
+        Source::ConfigMap(cm) => dirs.files(name, &config_map_files(ctx, ns, cm).await?),
+        Source::Secret(secret) => dirs.files(name, &secret_files(ctx, ns, secret).await?),
+        Source::Empty => dirs.empty_dir(name),
+    }
 }
 
 async fn config_map_files(
