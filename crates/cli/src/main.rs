@@ -21,7 +21,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the skiff server (API server; controllers and gateway come in later releases).
+    /// Run the skiff server: API server, controllers, runtime and gateway.
     Server(server::ServerArgs),
     /// Create or update objects from YAML/JSON files, directories or stdin (`-`).
     Apply(commands::apply::ApplyArgs),
@@ -29,12 +29,17 @@ enum Command {
     Get(commands::get::GetArgs),
     /// Show an object in detail, with its conditions.
     Describe(commands::describe::DescribeArgs),
-    /// Show the logs of a Service's instances (`ksvc/NAME`) or of one Pod.
+    /// Show the logs of a Service's instances (`ksvc/NAME`), a TaskRun's or PipelineRun's
+    /// steps (`taskrun/NAME`, `pipelinerun/NAME`) or of one Pod.
     Logs(commands::logs::LogsArgs),
     /// Delete objects by file or by kind and name.
     Delete(commands::delete::DeleteArgs),
     /// Manage the local image store: import tarballs, pack a binary, list, pull.
     Image(commands::image::ImageArgs),
+    /// Tekton Pipelines: `skiff pipeline start NAME` (as `tkn pipeline start`).
+    Pipeline(commands::start::PipelineArgs),
+    /// Tekton Tasks: `skiff task start NAME` (as `tkn task start`).
+    Task(commands::start::TaskArgs),
 }
 
 fn main() {
@@ -52,6 +57,8 @@ fn main() {
             Command::Delete(args) => commands::delete::run(cli.kubeconfig, args).await,
             Command::Logs(args) => commands::logs::run(cli.kubeconfig, args).await,
             Command::Image(args) => commands::image::run(args).await,
+            Command::Pipeline(args) => commands::start::pipeline(cli.kubeconfig, args).await,
+            Command::Task(args) => commands::start::task(cli.kubeconfig, args).await,
         }
     });
     if let Err(e) = result {

@@ -183,6 +183,25 @@ spec:
         "[write] wrote in greet-run\n[args] a b c\n[count] Hello skiff!\n[count] has-token\n[count] api=kubernetes.default.svc\n"
     );
 
+    // tkn-style: start a run of the Task from the CLI and follow it
+    let out = env.server.skiff(&[
+        "task",
+        "start",
+        "greet",
+        "-p",
+        "words=x,y",
+        "-p",
+        "who=cli",
+        "--showlog",
+    ]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", common::stderr(&out));
+    assert!(text.starts_with("TaskRun started: greet-run-"), "{text}");
+    assert!(text.contains("[args] x y\n[count] Hello cli!\n"), "{text}");
+    let out = env.server.skiff(&["task", "start", "greet", "-p", "who=x"]);
+    assert!(!out.status.success());
+    assert!(common::stderr(&out).contains("missing values for params without defaults: words"));
+
     // deleting the run deletes its Pod (owner reference) and its logs
     env.kubectl(&["delete", "taskrun", "greet-run"]);
     common::eventually("the pod to go", Duration::from_secs(20), || {
@@ -612,6 +631,28 @@ spec:
     // skiff logs pipelinerun/x: every task's steps, prefixed like tkn
     let all = stdout(&env.server.skiff(&["logs", "pipelinerun/diamond-run"]));
     assert!(all.contains("[report : report] status=Completed"), "{all}");
+
+    // tkn-style: start a run of the Pipeline from the CLI and follow it
+    let out = env.server.skiff(&[
+        "pipeline",
+        "start",
+        "diamond",
+        "-w",
+        "name=ws,emptyDir=",
+        "-p",
+        "flag=yes",
+        "--showlog",
+    ]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", common::stderr(&out));
+    assert!(
+        text.starts_with("PipelineRun started: diamond-run-"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[report : report] status=Succeeded"),
+        "{text}"
+    );
 
     // the volumeClaimTemplate's claim goes with its PipelineRun
     let claims = env.server.data_dir().join("pipelines/claims/default");

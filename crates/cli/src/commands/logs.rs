@@ -108,7 +108,7 @@ pub async fn run(kubeconfig: Option<std::path::PathBuf>, args: LogsArgs) -> Resu
 }
 
 /// Logs of TaskRuns and PipelineRuns.
-mod tekton {
+pub mod tekton {
     use std::collections::HashSet;
     use std::time::Duration;
 

@@ -14,3 +14,4 @@ pub mod logs;
 pub mod manifest;
 pub mod output;
 pub mod resources;
+pub mod start;
