@@ -76,10 +76,35 @@ pub struct PipelinesOptions {
     pub git_image: String,
 }
 
-/// A reconcile failure (retried with backoff).
+/// A reconcile failure, retried: soon after a write conflict (someone else changed the
+/// object since it was read; the next read sees it), later otherwise.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Error(pub String);
+#[error("{message}")]
+pub struct Error {
+    /// What failed.
+    pub message: String,
+    /// Whether it was a `409 Conflict` on a write.
+    pub conflict: bool,
+}
+
+impl Error {
+    /// A failure described by `context` and the API error.
+    pub fn api(context: impl std::fmt::Display, e: kube::Error) -> Error {
+        Error {
+            conflict: matches!(&e, kube::Error::Api(s) if s.code == 409),
+            message: format!("{context}: {e}"),
+        }
+    }
+
+    /// How long to wait before reconciling again.
+    fn retry_after(&self) -> Duration {
+        if self.conflict {
+            Duration::from_millis(20)
+        } else {
+            Duration::from_millis(500)
+        }
+    }
+}
 
 /// What the reconcilers share.
 pub struct Ctx {
@@ -157,13 +182,21 @@ pub fn run(
 }
 
 fn error_policy(_: Arc<TaskRun>, error: &Error, _: Arc<Ctx>) -> Action {
-    tracing::warn!(%error, "TaskRun reconcile failed; retrying");
-    Action::requeue(Duration::from_millis(500))
+    if error.conflict {
+        tracing::debug!(%error, "TaskRun changed while reconciling; again");
+    } else {
+        tracing::warn!(%error, "TaskRun reconcile failed; retrying");
+    }
+    Action::requeue(error.retry_after())
 }
 
 fn pipeline_error_policy(_: Arc<PipelineRun>, error: &Error, _: Arc<Ctx>) -> Action {
-    tracing::warn!(%error, "PipelineRun reconcile failed; retrying");
-    Action::requeue(Duration::from_millis(500))
+    if error.conflict {
+        tracing::debug!(%error, "PipelineRun changed while reconciling; again");
+    } else {
+        tracing::warn!(%error, "PipelineRun reconcile failed; retrying");
+    }
+    Action::requeue(error.retry_after())
 }
 
 fn tokio_stream_from<T: Clone + Send + 'static>(

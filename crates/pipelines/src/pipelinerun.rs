@@ -56,9 +56,10 @@ pub async fn reconcile(pr: Arc<PipelineRun>, ctx: Arc<Ctx>) -> Result<Action, Er
         .list(&ListParams::default().labels(&format!("{}={name}", dag::LABEL_PIPELINE_RUN)))
         .await
         .map_err(|e| {
-            Error(format!(
-                "listing the TaskRuns of PipelineRun {ns}/{name}: {e}"
-            ))
+            Error::api(
+                format!("listing the TaskRuns of PipelineRun {ns}/{name}"),
+                e,
+            )
         })?
         .items
         .iter()
@@ -75,16 +76,16 @@ pub async fn reconcile(pr: Arc<PipelineRun>, ctx: Arc<Ctx>) -> Result<Action, Er
             .await
         {
             if !is_not_found(&e) {
-                return Err(Error(format!("cancelling TaskRun {ns}/{}: {e}", c.name)));
+                return Err(Error::api(format!("cancelling TaskRun {ns}/{}", c.name), e));
             }
         }
     }
     for pvc in &plan.pvcs {
         crate::workdir::own_claim(&ctx.options.data_dir, &ns, &pvc.name, &uid).map_err(|e| {
-            Error(format!(
-                "claim {} of PipelineRun {ns}/{name}: {e}",
-                pvc.name
-            ))
+            Error {
+                message: format!("claim {} of PipelineRun {ns}/{name}: {e}", pvc.name),
+                conflict: false,
+            }
         })?;
     }
     for n in &plan.to_create {
@@ -93,7 +94,7 @@ pub async fn reconcile(pr: Arc<PipelineRun>, ctx: Arc<Ctx>) -> Result<Action, Er
             Ok(_) => {}
             Err(kube::Error::Api(s)) if s.code == 409 => {}
             Err(e) => {
-                return Err(Error(format!("creating TaskRun {ns}/{}: {e}", n.name)));
+                return Err(Error::api(format!("creating TaskRun {ns}/{}", n.name), e));
             }
         }
     }
@@ -184,10 +185,10 @@ async fn write_status(ctx: &Ctx, pr: &PipelineRun, mut st: PipelineRunStatus) ->
     api.replace_status(&pr.name_any(), &PostParams::default(), &obj)
         .await
         .map_err(|e| {
-            Error(format!(
-                "writing the status of PipelineRun {ns}/{}: {e}",
-                pr.name_any()
-            ))
+            Error::api(
+                format!("writing the status of PipelineRun {ns}/{}", pr.name_any()),
+                e,
+            )
         })?;
     Ok(())
 }

@@ -407,10 +407,10 @@ async fn write_status(ctx: &Ctx, tr: &TaskRun, mut st: TaskRunStatus) -> Result<
     api.replace_status(&tr.name_any(), &PostParams::default(), &obj)
         .await
         .map_err(|e| {
-            Error(format!(
-                "writing the status of TaskRun {ns}/{}: {e}",
-                tr.name_any()
-            ))
+            Error::api(
+                format!("writing the status of TaskRun {ns}/{}", tr.name_any()),
+                e,
+            )
         })?;
     Ok(())
 }

@@ -410,6 +410,7 @@ async fn run(
     }
 
     let mut pod_failed = failed.is_some();
+    let mut removals = Vec::new();
     let mut stop_reason = failed;
     for (i, c) in spec.steps.iter().enumerate() {
         if stop_reason.is_none() {
@@ -474,7 +475,11 @@ async fn run(
                 (exit, reason, message)
             }
         };
-        remove_container(&shared, r).await;
+        // Removed while the next step starts (runc delete and the unmount take ~10 ms).
+        let remover = shared.clone();
+        removals.push(tokio::spawn(
+            async move { remove_container(&remover, r).await },
+        ));
         let code = exit.code();
         shared.pods.update(&key, |s| {
             terminate(&mut s.steps[i], code, &reason, &message)
@@ -501,6 +506,7 @@ async fn run(
             terminate(&mut s.sidecars[i], exit.code(), reason, &describe(exit));
         });
     }
+    futures::future::join_all(removals).await;
     shared.pods.update(&key, |s| {
         for c in s
             .sidecars
