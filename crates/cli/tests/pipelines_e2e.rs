@@ -65,8 +65,8 @@ fn results(run: &Value) -> Vec<(String, Value)> {
         .collect()
 }
 
-/// A 3-step Task with a script, params (default, array) and results: the steps run in
-/// order in one pod, results come back into `status.results`, the Pod shows one
+/// A Task with scripts, params (default, array) and results (one from a step's stdout,
+/// `stdoutConfig`): the steps run in order in one pod, results come back into `status.results`, the Pod shows one
 /// container per step and `kubectl logs -c step-x` / `skiff logs taskrun/x` work.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_step_task_with_script_params_and_results() {
@@ -91,6 +91,7 @@ spec:
   - name: greeting
   - name: count
     type: string
+  - name: digest
   steps:
   - name: write
     image: {BUSYBOX}
@@ -110,6 +111,11 @@ spec:
       echo
       test -s /var/run/secrets/kubernetes.io/serviceaccount/token && echo has-token
       echo "api=$KUBERNETES_SERVICE_HOST"
+  - name: digest
+    image: {BUSYBOX}
+    script: printf sha256:abc
+    stdoutConfig:
+      path: $(results.digest.path)
 ---
 apiVersion: tekton.dev/v1
 kind: TaskRun
@@ -134,6 +140,7 @@ spec:
         vec![
             ("greeting".to_string(), Value::from("Hello skiff!")),
             ("count".to_string(), Value::from("3")),
+            ("digest".to_string(), Value::from("sha256:abc")),
         ]
     );
     let steps = run["status"]["steps"].as_array().unwrap();
@@ -141,7 +148,7 @@ spec:
         .iter()
         .map(|s| s["container"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["step-write", "step-args", "step-count"]);
+    assert_eq!(names, ["step-write", "step-args", "step-count", "step-digest"]);
     for s in steps {
         assert_eq!(s["terminated"]["exitCode"], 0, "{s}");
         assert_eq!(s["terminationReason"], "Completed");
@@ -159,7 +166,7 @@ spec:
     // the Pod: one container per step, Succeeded; logs per step
     let pod = env.get_json(&["pod", "greet-run-pod"]).unwrap();
     assert_eq!(pod["status"]["phase"], "Succeeded");
-    assert_eq!(pod["spec"]["containers"].as_array().unwrap().len(), 3);
+    assert_eq!(pod["spec"]["containers"].as_array().unwrap().len(), 4);
     assert_eq!(pod["metadata"]["labels"]["tekton.dev/taskRun"], "greet-run");
     assert_eq!(
         env.kubectl(&["logs", "greet-run-pod", "-c", "step-args"]),
@@ -180,7 +187,7 @@ spec:
     let all = stdout(&env.server.skiff(&["logs", "taskrun/greet-run"]));
     assert_eq!(
         all,
-        "[write] wrote in greet-run\n[args] a b c\n[count] Hello skiff!\n[count] has-token\n[count] api=kubernetes.default.svc\n"
+        "[write] wrote in greet-run\n[args] a b c\n[count] Hello skiff!\n[count] has-token\n[count] api=kubernetes.default.svc\n[digest] sha256:abc\n"
     );
 
     // tkn-style: start a run of the Task from the CLI and follow it

@@ -584,6 +584,19 @@ async fn prepare_pod(
         })?;
         let mut mounts = dirs.fixed_mounts();
         mounts.extend(workspace_mounts(&volume_dirs, c)?);
+        let on_host = |path: &Option<String>| -> Result<Option<std::path::PathBuf>, StartError> {
+            let Some(path) = path else { return Ok(None) };
+            host_path(&mounts, path).map(Some).ok_or_else(|| {
+                StartError(
+                    prepare::REASON_VALIDATION_FAILED,
+                    format!(
+                        "{:?}: stdoutConfig/stderrConfig path {path:?} must be under /workspace, /tekton/results, /tekton/home or a workspace",
+                        c.container_name
+                    ),
+                )
+            })
+        };
+        let (stdout_file, stderr_file) = (on_host(&c.stdout_path)?, on_host(&c.stderr_path)?);
         containers.push((
             i < prepared.sidecars.len(),
             PodContainerSpec {
@@ -594,6 +607,8 @@ async fn prepare_pod(
                 mounts,
                 timeout: c.timeout,
                 continue_on_error: c.on_error_continue,
+                stdout_file,
+                stderr_file,
             },
         ));
     }
@@ -620,6 +635,27 @@ async fn prepare_pod(
             ("kubernetes".to_string(), host),
         ],
     })
+}
+
+/// Where a path inside the containers is on the host: under the writable bind mount
+/// that holds it (the deepest one), or `None`.
+fn host_path(mounts: &[BindMount], path: &str) -> Option<std::path::PathBuf> {
+    let path = std::path::Path::new(path);
+    if path
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return None;
+    }
+    mounts
+        .iter()
+        .filter(|m| !m.read_only)
+        .filter_map(|m| {
+            let rest = path.strip_prefix(&m.container_path).ok()?;
+            Some((m.container_path.len(), m.host_path.join(rest)))
+        })
+        .max_by_key(|(len, _)| *len)
+        .map(|(_, p)| p)
 }
 
 /// Reasons come from a fixed set; keep them `'static` without a lookup table.

@@ -218,6 +218,11 @@ pub struct PodContainerSpec {
     pub timeout: Option<std::time::Duration>,
     /// Whether the next steps run after this one failed (Tekton's `onError: continue`).
     pub continue_on_error: bool,
+    /// A host file the container's stdout is also written to (Tekton's
+    /// `stdoutConfig.path`); complete once the container is reported terminated.
+    pub stdout_file: Option<PathBuf>,
+    /// The same for stderr (`stderrConfig.path`).
+    pub stderr_file: Option<PathBuf>,
 }
 
 /// A pod whose steps run one after another, each to completion, in one sandbox (one

@@ -875,6 +875,8 @@ impl Env {
             }],
             timeout: None,
             continue_on_error: false,
+            stdout_file: None,
+            stderr_file: None,
         }
     }
 
@@ -923,7 +925,11 @@ async fn task_pod_runs_steps_in_order_sharing_the_workspace() {
         vec![
             env.step("step-one", "echo one > /workspace/out; echo from one; echo $FROM_PLATFORM"),
             env.step("step-two", "cat /workspace/out; echo two >> /workspace/out; grep kubernetes /etc/hosts; hostname"),
-            env.step("step-three", "cat /workspace/out >&2; exit 0"),
+            {
+                let mut s = env.step("step-three", "cat /workspace/out >&2; echo to-stdout");
+                s.stderr_file = Some(env.dir.path().join("workspace/err.txt"));
+                s
+            },
         ],
     );
     let key = pod.key.clone();
@@ -949,7 +955,16 @@ async fn task_pod_runs_steps_in_order_sharing_the_workspace() {
         two.starts_with("one\n10.0.0.1\tkubernetes.default.svc\nbuild-pod\n"),
         "{two}"
     );
-    assert_eq!(container_log(&rt, &key, "step-three").await, "one\ntwo\n");
+    let three = container_log(&rt, &key, "step-three").await;
+    assert!(
+        three.contains("one\ntwo\n") && three.contains("to-stdout\n"),
+        "{three}"
+    );
+    // stderr also went to its own file (stdoutConfig/stderrConfig), complete at the end
+    assert_eq!(
+        std::fs::read_to_string(env.dir.path().join("workspace/err.txt")).unwrap(),
+        "one\ntwo\n"
+    );
     // events told the story as it happened: a Running step-two was seen
     let mut saw_running = false;
     while let Ok(ev) = events.try_recv() {

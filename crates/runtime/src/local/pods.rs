@@ -328,6 +328,50 @@ struct Running {
     id: String,
     layout: Layout,
     proc: ProcessWatch,
+    /// Copies of stdout/stderr into extra files (see [`tee`]).
+    tees: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Waits for the process to exit and its output copies to be complete.
+    async fn wait(&mut self) -> Exit {
+        let exit = self.proc.wait().await;
+        for t in self.tees.drain(..) {
+            let _ = t.await;
+        }
+        exit
+    }
+}
+
+/// Copies what comes out of a container's stdout or stderr pipe into its log and into
+/// `also` (until the pipe closes: the container's processes are gone).
+fn tee(reader: std::io::PipeReader, log: PathBuf, also: PathBuf) -> JoinHandle<()> {
+    use std::io::{Read, Write};
+    tokio::task::spawn_blocking(move || {
+        let mut reader = reader;
+        let log = super::process::open_log(&log);
+        if let Some(dir) = also.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let also = std::fs::File::create(&also);
+        let (Ok(mut log), Ok(mut also)) = (log, also) else {
+            // Still drain the pipe so the container never blocks on a full one.
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+            return;
+        };
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    let _ = log.write_all(&buf[..n]);
+                    let _ = also.write_all(&buf[..n]);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
+        }
+    })
 }
 
 /// Resolves with the cancel reason once one is given.
@@ -452,8 +496,9 @@ async fn run(
                 None => std::future::pending().await,
             }
         };
+        let mut r = r;
         let (exit, reason, message) = tokio::select! {
-            exit = r.proc.wait() => {
+            exit = r.wait() => {
                 let oom = shared.cgroup(&r.id).oom_kills() > 0;
                 let reason = if oom && matches!(exit, Exit::Signal(9)) {
                     "OOMKilled"
@@ -600,11 +645,38 @@ async fn start_container(
         return Err(e);
     }
     let log = shared.container_log(&pod.key, &c.name);
-    match shared.runc.run(id, &layout.dir, &log).await {
+    // Each stream goes to the log file directly, or through a pipe when it is also
+    // written to a file of its own.
+    let mut tees = Vec::new();
+    let mut stream = |also: &Option<PathBuf>| -> Result<std::process::Stdio, RuntimeError> {
+        match also {
+            None => Ok(super::process::open_log(&log)?.into()),
+            Some(path) => {
+                let (reader, writer) = std::io::pipe()
+                    .map_err(|e| RuntimeError::Failed(format!("creating a pipe: {e}")))?;
+                tees.push(tee(reader, log.clone(), path.clone()));
+                Ok(writer.into())
+            }
+        }
+    };
+    let stdio = stream(&c.stdout_file).and_then(|out| Ok((out, stream(&c.stderr_file)?)));
+    let (stdout, stderr) = match stdio {
+        Ok(s) => s,
+        Err(e) => {
+            rootfs::remove(&layout);
+            return Err(e);
+        }
+    };
+    match shared
+        .runc
+        .run_with(id, &layout.dir, &log, stdout, stderr)
+        .await
+    {
         Ok(proc) => Ok(Running {
             id: id.to_string(),
             layout,
             proc,
+            tees,
         }),
         Err(e) => {
             shared.runc.delete(id).await;

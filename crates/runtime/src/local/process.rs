@@ -18,6 +18,15 @@ use tokio::io::unix::AsyncFd;
 
 use crate::RuntimeError;
 
+/// Opens a log file for appending (created if missing).
+pub fn open_log(log: &Path) -> Result<std::fs::File, RuntimeError> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| RuntimeError::Failed(format!("opening log {}: {e}", log.display())))
+}
+
 /// Makes this process the reaper of orphaned descendants (see the module docs).
 pub fn become_subreaper() -> Result<(), RuntimeError> {
     // SAFETY: prctl with integer arguments.
@@ -176,13 +185,21 @@ impl Runc {
         bundle: &Path,
         log: &Path,
     ) -> Result<ProcessWatch, RuntimeError> {
-        let open = || {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(log)
-                .map_err(|e| RuntimeError::Failed(format!("opening log {}: {e}", log.display())))
-        };
+        let open = || open_log(log);
+        self.run_with(id, bundle, log, open()?.into(), open()?.into())
+            .await
+    }
+
+    /// `runc run --detach` with the container's stdout and stderr given (files or pipe
+    /// ends); `log` is where runc's own failure is read from.
+    pub async fn run_with(
+        &self,
+        id: &str,
+        bundle: &Path,
+        log: &Path,
+        stdout: Stdio,
+        stderr: Stdio,
+    ) -> Result<ProcessWatch, RuntimeError> {
         let pid_file = bundle.join("init.pid");
         let _ = std::fs::remove_file(&pid_file);
         let status = self
@@ -194,8 +211,8 @@ impl Runc {
             .arg("--pid-file")
             .arg(&pid_file)
             .arg(id)
-            .stdout(open()?)
-            .stderr(open()?)
+            .stdout(stdout)
+            .stderr(stderr)
             .status()
             .await
             .map_err(|e| RuntimeError::Failed(format!("running {}: {e}", self.binary.display())))?;
