@@ -148,7 +148,10 @@ spec:
         .iter()
         .map(|s| s["container"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["step-write", "step-args", "step-count", "step-digest"]);
+    assert_eq!(
+        names,
+        ["step-write", "step-args", "step-count", "step-digest"]
+    );
     for s in steps {
         assert_eq!(s["terminated"]["exitCode"], 0, "{s}");
         assert_eq!(s["terminationReason"], "Completed");
@@ -1214,7 +1217,8 @@ roleRef:
 }
 
 /// A sidecar serves the steps (started first, ready by its probe, stopped after);
-/// ConfigMap and Secret workspaces and `secretKeyRef` env reach the step; `skiff logs
+/// ConfigMap and Secret workspaces, `secretKeyRef` env, the podTemplate's env and
+/// hostAliases reach the step, whose `workingDir` is created; `skiff logs
 /// pipelinerun/x -f` started before the run streams every task's steps as they run
 /// and exits when the run is done.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1269,9 +1273,11 @@ spec:
       wget -q -O - http://127.0.0.1:8080/
       cat $(workspaces.config.path)/greeting; echo
       cat $(workspaces.secret.path)/token; echo
-      echo "env $TOKEN"
+      echo "env $TOKEN $FROM_TEMPLATE $(pwd)"
+      grep -q "10.1.2.3	git.example" /etc/hosts && echo alias
       sleep 1
       echo first-done
+    workingDir: /workspace/made/by/skiff
 ---
 apiVersion: tekton.dev/v1
 kind: Pipeline
@@ -1306,6 +1312,14 @@ metadata:
   name: follow-run
 spec:
   pipelineRef: {{name: follow}}
+  taskRunTemplate:
+    podTemplate:
+      env:
+      - name: FROM_TEMPLATE
+        value: template-env
+      hostAliases:
+      - ip: 10.1.2.3
+        hostnames: [git.example]
   workspaces:
   - name: config
     configMap:
@@ -1328,7 +1342,7 @@ spec:
     );
     assert_eq!(
         out,
-        "[first : use] sidecar-says-hi\n[first : use] hola\n[first : use] s3cret\n[first : use] env s3cret\n[first : use] first-done\n[second : one] second-one\n[second : two] second-two\n"
+        "[first : use] sidecar-says-hi\n[first : use] hola\n[first : use] s3cret\n[first : use] env s3cret template-env /workspace/made/by/skiff\n[first : use] alias\n[first : use] first-done\n[second : one] second-one\n[second : two] second-two\n"
     );
     let run = wait_done(&env, "pipelinerun", "follow-run", Duration::from_secs(10));
     assert_eq!(condition(&run, "Succeeded").unwrap()["status"], "True");

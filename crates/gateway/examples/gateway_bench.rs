@@ -85,7 +85,10 @@ async fn run_gateway(gw_addr: &str, backend_addr: std::net::SocketAddr) {
     }));
     let gateway = Gateway::new(routes, eps, GatewayOptions::default());
     // As `skiff server` runs it: thread per core, SO_REUSEPORT listeners.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = std::env::var("GATEWAY_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let serving = gateway
         .serve_per_core(gw_addr.parse().unwrap(), threads, std::future::pending())
         .unwrap();

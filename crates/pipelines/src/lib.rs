@@ -6,7 +6,8 @@
 //! * [`dag`] — pure: a Pipeline's tasks as a DAG, and what a PipelineRun does next
 //!   given the state of its TaskRuns.
 //! * [`workdir`] — the host dirs a run's containers share.
-//! * [`taskrun`] — the TaskRun reconciler; [`pod`] — its Pod view.
+//! * [`taskrun`] — the TaskRun reconciler; [`pod`] — its Pod view; [`pod_template`] —
+//!   what a run's `podTemplate` means on one machine.
 //! * [`pipelinerun`] — the PipelineRun reconciler (creates and cancels TaskRuns).
 //!
 //! The controllers only know a [`kube::Client`], a [`TaskRuntime`], an
@@ -17,6 +18,7 @@
 pub mod dag;
 pub mod pipelinerun;
 pub mod pod;
+pub mod pod_template;
 pub mod prepare;
 pub mod taskrun;
 pub mod workdir;

@@ -22,6 +22,7 @@ use skiff_runtime::{
     TaskPodStatus,
 };
 
+use crate::pod_template::PodSettings;
 use crate::prepare::{self, PreparedContainer, PreparedTaskRun, RunContext};
 use crate::workdir::{self, RunDirs};
 use crate::{pod, Ctx, Error};
@@ -533,7 +534,10 @@ async fn prepare_pod(
     } else {
         run_spec.service_account_name.clone()
     };
-    let pull_secrets = pull_secrets(ctx, &ns, &sa_name).await;
+    let settings = PodSettings::new(run_spec.pod_template.as_ref())
+        .map_err(|e| StartError(reason::POD_CREATION_FAILED, e))?;
+    let mut pull_secrets = pull_secrets(ctx, &ns, &sa_name).await;
+    pull_secrets.extend(named_secrets(ctx, &ns, &settings.image_pull_secrets).await);
     let dirs = RunDirs::new(&ctx.options.data_dir, &ns, &tr.uid().unwrap_or_default());
     dirs.remove();
     dirs.create()
@@ -552,6 +556,8 @@ async fn prepare_pod(
     dirs.write_service_account(&token, &ctx.options.ca_pem, &ns)
         .map_err(|e| StartError(reason::POD_CREATION_FAILED, e))?;
 
+    let mut prepared = prepared;
+    prepared.volumes.extend(settings.volumes().iter().cloned());
     let volume_dirs = volumes(ctx, &dirs, &ns, &prepared).await?;
     let platform_env = vec![
         (
@@ -576,6 +582,7 @@ async fn prepare_pod(
         let image = pull(ctx, &name, c, &pull_secrets).await?;
         let mut container = c.container.clone();
         container.image = Some(c.image.clone());
+        settings.apply(&mut container);
         resolve_env(ctx, &ns, &mut container).await.map_err(|e| {
             StartError(
                 reason::POD_CREATION_FAILED,
@@ -583,6 +590,9 @@ async fn prepare_pod(
             )
         })?;
         let mut mounts = dirs.fixed_mounts();
+        if !settings.mount_service_account_token {
+            mounts.retain(|m| m.container_path != workdir::SERVICE_ACCOUNT_DIR);
+        }
         mounts.extend(workspace_mounts(&volume_dirs, c)?);
         let on_host = |path: &Option<String>| -> Result<Option<std::path::PathBuf>, StartError> {
             let Some(path) = path else { return Ok(None) };
@@ -629,11 +639,14 @@ async fn prepare_pod(
         labels,
         steps: steps.into_iter().map(|(_, c)| c).collect(),
         sidecars: sidecars.into_iter().map(|(_, c)| c).collect(),
-        extra_hosts: vec![
+        extra_hosts: [
             (crate::API_HOST.to_string(), host),
             ("kubernetes.default".to_string(), host),
             ("kubernetes".to_string(), host),
-        ],
+        ]
+        .into_iter()
+        .chain(settings.host_aliases.iter().cloned())
+        .collect(),
     })
 }
 
@@ -774,13 +787,25 @@ pub async fn pipeline_resources(
 /// The service account's `imagePullSecrets`, read (missing ones are skipped).
 async fn pull_secrets(ctx: &Ctx, ns: &str, sa: &str) -> Vec<Secret> {
     let sas: Api<ServiceAccount> = Api::namespaced(ctx.client.clone(), ns);
+    let names: Vec<String> = match sas.get_opt(sa).await {
+        Ok(Some(sa)) => sa
+            .image_pull_secrets
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.name)
+            .collect(),
+        _ => Vec::new(),
+    };
+    named_secrets(ctx, ns, &names).await
+}
+
+/// The Secrets of these names that exist.
+async fn named_secrets(ctx: &Ctx, ns: &str, names: &[String]) -> Vec<Secret> {
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
     let mut out = Vec::new();
-    if let Ok(Some(sa)) = sas.get_opt(sa).await {
-        for r in sa.image_pull_secrets.unwrap_or_default() {
-            if let Ok(Some(s)) = secrets.get_opt(&r.name).await {
-                out.push(s);
-            }
+    for name in names {
+        if let Ok(Some(s)) = secrets.get_opt(name).await {
+            out.push(s);
         }
     }
     out
