@@ -46,9 +46,8 @@
 # non-zero only if the run itself broke. It cleans up after itself: the server gets
 # SIGTERM (and is waited for), then no runc container and no `skfas-*` netns may remain.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/skiff-target}
 COLD=${COLD:-30}
 BOOTS=${BOOTS:-$COLD}
 BURST=${BURST:-200}
@@ -74,12 +73,10 @@ GW_PORT=$((BASE_PORT + 1))
 METRICS_PORT=$((BASE_PORT + 2))
 APP_PORT=$((BASE_PORT + 3))
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
-die() { echo "autoscaling.sh: $*" >&2; exit 1; }
 skipped() { [[ " $SKIP " == *" $1 "* ]]; }
 
-[[ $(id -u) == 0 ]] || die "needs root (runc, network namespaces)"
-for t in runc curl jq kubectl ip ss awk; do command -v $t >/dev/null || die "$t not found (scripts/install-deps.sh installs it)"; done
+require_root
+require_tools runc curl jq kubectl ip ss awk
 ((COLD >= 1 && BOOTS >= 1 && BURST >= 1 && IDLE >= 1)) || die "COLD, BOOTS, BURST and IDLE must be ≥ 1"
 
 # ---------------------------------------------------------------- builds
@@ -92,101 +89,30 @@ else
     log "BUILD=0: using the release binaries in $CARGO_TARGET_DIR as they are"
 fi
 
-for p in $API_PORT $GW_PORT $METRICS_PORT $APP_PORT; do
-    if ss -Hltn "sport = :$p" | grep -q .; then die "port $p is in use; set BASE_PORT"; fi
-done
-if ip netns list | grep -qE "^$BRIDGE[-:]"; then
-    die "network namespaces $BRIDGE-* exist already (another run of this script?)"
-fi
+check_ports_free "$API_PORT" "$GW_PORT" "$METRICS_PORT" "$APP_PORT"
+check_no_netns
 
-WORK=$(mktemp -d /tmp/skiff-asbench.XXXXXX)
-D=$WORK/data
-mkdir -p "$D"
+make_workdir skiff-asbench
 # Copies: other builds sharing the target dir may replace the binaries mid-run.
 cp "$CARGO_TARGET_DIR/release/skiff" "$WORK/skiff"
 cp "$CARGO_TARGET_DIR/release/skiff-loadgen" "$WORK/loadgen"
 cp "$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/skiff-sample-app" "$WORK/app"
 
-SERVER_PID=
 SAMPLER_PID=
-LEFTOVER=
-cleanup() {
-    local rc=$? i
-    if [[ -n $SAMPLER_PID ]]; then kill "$SAMPLER_PID" 2>/dev/null || true; wait "$SAMPLER_PID" 2>/dev/null || true; fi
-    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for i in $(seq 1 300); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        if kill -0 "$SERVER_PID" 2>/dev/null; then
-            echo "autoscaling.sh: server did not exit 30 s after SIGTERM; SIGKILL" >&2
-            kill -KILL "$SERVER_PID" 2>/dev/null || true
-        fi
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    if [[ -d $D/runtime/runc ]] && runc --root "$D/runtime/runc" list -q 2>/dev/null | grep -q .; then
-        echo "autoscaling.sh: LEAK: runc containers left after the server stopped:" >&2
-        runc --root "$D/runtime/runc" list >&2 || true
-        for i in $(runc --root "$D/runtime/runc" list -q); do runc --root "$D/runtime/runc" delete -f "$i" || true; done
-        LEFTOVER=1
-    fi
-    if ip netns list | grep -qE "^$BRIDGE[-:]"; then
-        echo "autoscaling.sh: LEAK: network namespaces left after the server stopped:" >&2
-        ip netns list | grep -E "^$BRIDGE[-:]" >&2
-        for i in $(ip netns list | awk -v b="$BRIDGE" 'index($1, b "-") == 1 || index($1, b ":") == 1 {print $1}'); do ip netns del "$i" || true; done
-        LEFTOVER=1
-    fi
-    ip link del "$BRIDGE" 2>/dev/null || true
-    # Overlay rootfs mounts under the data dir must be gone before rm -rf.
-    if grep -q " $D/" /proc/mounts; then
-        echo "autoscaling.sh: LEAK: mounts left under $D" >&2
-        grep " $D/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l || true
-        LEFTOVER=1
-    fi
-    if [[ $rc != 0 && -f $WORK/server.log ]]; then
-        echo "---- last 40 lines of the server log ----" >&2
-        tail -40 "$WORK/server.log" | sed 's/\x1b\[[0-9;]*m//g' | cut -c1-300 >&2
-    fi
-    if [[ $KEEP == 1 ]]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
-    [[ -z $LEFTOVER ]] || exit 1
-    exit $rc
-}
-trap cleanup EXIT
+CLEANUP_FIRST=stop_pod_sampler
+trap bench_cleanup EXIT
 
-cpu_busy_pct() {
-    local a1 a2 a3 a4 a5 a6 a7 a8 b1 b2 b3 b4 b5 b6 b7 b8
-    read -r _ a1 a2 a3 a4 a5 a6 a7 a8 _ </proc/stat
-    sleep 1
-    read -r _ b1 b2 b3 b4 b5 b6 b7 b8 _ </proc/stat
-    awk -v busy=$(((b1 + b2 + b3 + b5 + b6 + b7 + b8) - (a1 + a2 + a3 + a5 + a6 + a7 + a8))) \
-        -v idle=$((b4 - a4)) 'BEGIN {printf "%.0f", 100 * busy / (busy + idle)}'
-}
-BUSY_BEFORE=$(cpu_busy_pct)
-LOADAVG_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+record_load_before
 
 # ---------------------------------------------------------------- server
 log "importing the sample app image, starting skiff server (bridge $BRIDGE, subnet $SUBNET)"
 "$WORK/skiff" image pack --data-dir "$D" --binary "$WORK/app" --name dev.local/helloworld:latest --import >&2
-SKIFF_LOG=${SKIFF_LOG:-info} "$WORK/skiff" server --data-dir "$D" --api-addr "127.0.0.1:$API_PORT" \
-    --gateway-addr "127.0.0.1:$GW_PORT" --metrics-addr "127.0.0.1:$METRICS_PORT" \
-    --runtime local --bridge "$BRIDGE" --subnet "$SUBNET" \
-    --request-log "$( [[ $REQUEST_LOG == 1 ]] && echo "$WORK/requests.log" || echo off)" >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 200); do
-    curl -sk -o /dev/null "https://127.0.0.1:$API_PORT/readyz" && break
-    kill -0 "$SERVER_PID" 2>/dev/null || die "skiff server exited"
-    sleep 0.05
-done
-export KUBECONFIG=$D/kubeconfig
-TOKEN=$(cat "$D/pki/admin.token")
+start_server --runtime local --bridge "$BRIDGE" --subnet "$SUBNET" \
+    --request-log "$( [[ $REQUEST_LOG == 1 ]] && echo "$WORK/requests.log" || echo off)"
+wait_api
 API=https://127.0.0.1:$API_PORT
 GW=http://127.0.0.1:$GW_PORT
 METRICS=http://127.0.0.1:$METRICS_PORT/metrics
-kapi() { curl -sS --fail-with-body --cacert "$D/pki/ca.crt" -H "Authorization: Bearer $TOKEN" "$@"; }
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-# utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat,
-# counted after the parenthesised command name).
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
-CLK_TCK=$(getconf CLK_TCK)
-f() { awk "BEGIN { printf \"$1\", $2 }"; }
 mb() { f %.1f "$1 / 1024"; }
 # % of one core the server used over SECS seconds (utime + stime).
 server_cpu_pct() { # SECS
@@ -206,38 +132,8 @@ kv() { awk -F= -v k="$1" '$1 == k {print $2; found = 1} END {if (!found) print "
 sleep 1
 RSS_START=$(rss_kb "$SERVER_PID")
 
-# runc container ids of this data dir; `runc list` fails when a container vanishes
-# while it lists, so retry rather than read a failure as "none".
-containers() {
-    local i out
-    for i in $(seq 1 20); do
-        if out=$(runc --root "$D/runtime/runc" list -q 2>/dev/null); then
-            [[ -n $out ]] && echo "$out"
-            return 0
-        fi
-        sleep 0.05
-    done
-    die "runc list keeps failing"
-}
-ncontainers() { containers | grep -c . || true; }
-wait_no_containers() { # TIMEOUT_S
-    local i
-    for i in $(seq 1 $(($1 * 10))); do
-        [[ -z $(containers) ]] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-# Median VmRSS of the server over 5 samples 0.4 s apart.
-server_rss() {
-    local i
-    for i in 1 2 3 4 5; do rss_kb "$SERVER_PID"; sleep 0.4; done | sort -n | sed -n 3p
-}
 # Services (label bench=$1) whose Ready condition is True.
-ready_services() {
-    kapi "$API/apis/serving.knative.dev/v1/namespaces/default/services?labelSelector=bench=$1" \
-        | jq '[.items[] | select(.status.conditions[]? | .type == "Ready" and .status == "True")] | length'
-}
+ready_services() { count_ready "$API/apis/serving.knative.dev/v1/namespaces/default/services?labelSelector=bench=$1"; }
 wait_ready_services() { # LABEL COUNT TIMEOUT_S
     local i n=0
     for i in $(seq 1 $(($3 * 5))); do
@@ -266,6 +162,7 @@ start_pod_sampler() { # NAME PERIOD FILE
     SAMPLER_PID=$!
 }
 stop_pod_sampler() {
+    [[ -n $SAMPLER_PID ]] || return 0
     kill "$SAMPLER_PID" 2>/dev/null || true
     wait "$SAMPLER_PID" 2>/dev/null || true
     SAMPLER_PID=
@@ -390,16 +287,15 @@ if ! skipped 3; then
 
     log "ramp: $RAMP_FROM → $RAMP_TO requests/s over $RAMP_SECS s, open loop, GET /sleep?ms=$RAMP_SLEEP_MS"
     P0=$(log_problems)
-    STAT_A=$(head -1 /proc/stat)
+    STAT_A=$(stat_line)
     start_pod_sampler ramp 1 "$WORK/ramp-pods.txt"
     RAMP_OUT=$(LG ramp http-ramp --url "$GW" --path "/sleep?ms=$RAMP_SLEEP_MS" --host ramp.default.localhost \
         --from-rps "$RAMP_FROM" --to-rps "$RAMP_TO" --secs "$RAMP_SECS" --timeout-secs 30 \
         --metrics-url "$METRICS" --sample-ms 1000 --timeline "$WORK/ramp-timeline.txt")
     stop_pod_sampler
-    STAT_B=$(head -1 /proc/stat)
+    STAT_B=$(stat_line)
     RAMP_PROBLEMS=$(problems_since "$P0")
-    BUSY_RAMP=$(printf '%s\n%s\n' "$STAT_A" "$STAT_B" | awk '{ b[NR] = $2 + $3 + $4 + $7 + $8 + $9; i[NR] = $5 + $6 }
-        END { printf "%.0f", 100 * (b[2] - b[1]) / ((b[2] - b[1]) + (i[2] - i[1])) }')
+    BUSY_RAMP=$(busy_between "$STAT_A" "$STAT_B")
     RAMP_MAX_PODS=$(awk '$2 ~ /^[0-9]+$/ && $2 > m {m = $2} END {print m + 0}' "$WORK/ramp-pods.txt")
 
     log "deleting ramp; waiting for 0 instances"
@@ -426,40 +322,24 @@ if ! skipped 4; then
     RSS_IDLE=$(server_rss)
     CPU_IDLE=$(server_cpu_pct "$IDLE_SECS")
     IDLE_INST_AFTER=$(ncontainers)
-    THREADS_IDLE=$(awk '/^Threads:/ {print $2}' "/proc/$SERVER_PID/status")
+    THREADS_IDLE=$(threads "$SERVER_PID")
 fi
 
 # ---------------------------------------------------------------- stop + leak check
-log "stopping the server (SIGTERM) and checking for leftovers"
-T0=${EPOCHREALTIME/./}
-kill -TERM "$SERVER_PID"
-wait "$SERVER_PID" || true
-STOP_MS=$(((${EPOCHREALTIME/./} - T0) / 1000))
-SERVER_PID=
+stop_server
 LEFT_CONT=$(ncontainers)
-LEFT_NETNS=$(ip netns list | grep -cE "^$BRIDGE[-:]" || true)
+LEFT_NETNS=$(count_netns)
 LOG_WARN=$(log_problems)
 
 # ---------------------------------------------------------------- report
-# FILE COLUMN [MATCH_COLUMN MATCH_VALUE] → "n p50 p95 max" (nearest-rank)
-stats() {
-    awk -v c="$2" -v mc="${3:-0}" -v mv="${4:-}" '(mc == 0 || $mc == mv) && $c ~ /^-?[0-9]/ { print $c }' "$1" | sort -g | awk '
-        { v[NR] = $1 }
-        END {
-            if (NR == 0) { print "0 - - -"; exit }
-            i50 = int(0.50 * NR + 0.999999); i95 = int(0.95 * NR + 0.999999)
-            if (i50 < 1) i50 = 1; if (i95 < 1) i95 = 1
-            printf "%d %.1f %.1f %.1f\n", NR, v[i50], v[i95], v[NR]
-        }'
-}
 ROWS=()
 NOTES=()
 
 if ! skipped 1; then
-    read -r NB B50 B95 BMAX <<<"$(stats "$WORK/appboot.txt" 1)"
-    read -r NC C50 C95 CMAX <<<"$(stats "$WORK/coldstart.txt" 3 2 status_200)"
+    read -r NB B50 B95 BMAX _ <<<"$(stats "$WORK/appboot.txt" 1)"
+    read -r NC C50 C95 CMAX _ <<<"$(stats "$WORK/coldstart.txt" 3 2 status_200)"
     awk -v b="$B50" '$2 == "status_200" {printf "%.3f\n", $3 - b}' "$WORK/coldstart.txt" >"$WORK/overhead.txt"
-    read -r _ O50 O95 OMAX <<<"$(stats "$WORK/overhead.txt" 1)"
+    read -r _ O50 O95 OMAX _ <<<"$(stats "$WORK/overhead.txt" 1)"
     COLD_ERR=$(kv errors "$COLD_OUT")
     V_COLD=$( [[ $O95 != - ]] && (($(f %d "$O95 <= 100"))) && ((COLD_ERR == 0)) && echo PASS || echo MISS)
     ROWS+=("| 1. cold start: first request from zero instances, send → full 200 (p50 / p95 / max of $NC; $COLD_ERR failed) | $C50 / $C95 / $CMAX ms |  | - | app boot (spawn → first 200) p50 / p95 / max of $NB: $B50 / $B95 / $BMAX ms | cold ÷ boot (p50): $(f %.0f "$C50 / $B50")× |")
@@ -517,10 +397,6 @@ if ! skipped 4; then
     NOTES+=("Idle: $IDLE Services with initial-scale 0 were all Ready ${IDLE_READY_MS} ms after \`kubectl apply\`; instances while measuring: $IDLE_INST before, $IDLE_INST_AFTER after; RSS = median of 5 samples over 2 s; CPU from /proc/PID/stat at ${CLK_TCK} ticks/s; server threads $THREADS_IDLE. Server RSS over the run: 1 s after start $(mb "$RSS_START") MB; ${RSS_TRAIL}with no Service before the idle ones $(mb "$RSS_PRE") MB; with them $(mb "$RSS_IDLE") MB.")
 fi
 
-CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-RAM=$(awk '/^MemTotal:/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
-GIT=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
-DIRTY=$(cd "$ROOT" && git status --porcelain -- crates 2>/dev/null | grep -q . && echo " + uncommitted changes under crates/" || true)
 RUNC_VERSION=$(runc --version | head -1)
 
 SECTION=$(
@@ -530,9 +406,9 @@ SECTION=$(
     echo "Generated by \`bench/autoscaling.sh\` — regenerate with \`bash bench/autoscaling.sh\` (as root). Replaces only this section."
     echo
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "- machine: $(nproc) CPUs, $CPU_MODEL, $RAM RAM, $(uname -sr); $RUNC_VERSION"
+    echo "- machine: $(machine_desc); $RUNC_VERSION"
     echo "- CPU busy before the run: ${BUSY_BEFORE}% (load average $LOADAVG_BEFORE); other sessions may share this machine"
-    echo "- skiff: git $GIT$DIRTY, release build$( [[ $BUILD == 1 ]] || echo " (BUILD=0: the binary as built at $(date -u -r "$CARGO_TARGET_DIR/release/skiff" '+%Y-%m-%d %H:%M UTC'), not rebuilt)"); \`skiff server --runtime local\` (runc, a netns per instance on bridge $BRIDGE), image \`dev.local/helloworld:latest\` = the static sample app packed with \`skiff image pack --import\`; requests through the gateway with \`Host: NAME.default.localhost\`, sent by \`skiff-loadgen\` (bench/loadgen; HTTP/1.1)"
+    echo "- skiff: $(git_desc), release build$( [[ $BUILD == 1 ]] || echo " (BUILD=0: the binary as built at $(date -u -r "$CARGO_TARGET_DIR/release/skiff" '+%Y-%m-%d %H:%M UTC'), not rebuilt)"); \`skiff server --runtime local\` (runc, a netns per instance on bridge $BRIDGE), image \`dev.local/helloworld:latest\` = the static sample app packed with \`skiff image pack --import\`; requests through the gateway with \`Host: NAME.default.localhost\`, sent by \`skiff-loadgen\` (bench/loadgen; HTTP/1.1)"
     echo "- knobs: COLD=$COLD BOOTS=$BOOTS BURST=$BURST BURST_CC=$BURST_CC BURST_SLEEP_MS=$BURST_SLEEP_MS RAMP_FROM=$RAMP_FROM RAMP_TO=$RAMP_TO RAMP_SECS=$RAMP_SECS RAMP_SLEEP_MS=$RAMP_SLEEP_MS RAMP_TARGET=${RAMP_TARGET:-default} IDLE=$IDLE IDLE_SECS=$IDLE_SECS${SKIP:+ SKIP=\"$SKIP\"}"
     echo
     echo "| figure | value | target | verdict | peer | ratio |"
@@ -552,18 +428,5 @@ SECTION=$(
     echo "<!-- autoscaling-bench:end -->"
 )
 
-echo
-echo "$SECTION" | sed '/^<!--/d'
-
-if [[ $WRITE == 1 ]]; then
-    RESULTS=$ROOT/bench/RESULTS.md
-    touch "$RESULTS"
-    # Drop an earlier copy of this section (between the markers), then append.
-    awk '/^<!-- autoscaling-bench:start -->$/ { skip = 1 } !skip { print } /^<!-- autoscaling-bench:end -->$/ { skip = 0 }' \
-        "$RESULTS" >"$RESULTS.new"
-    # Exactly one blank line between the kept content and the section.
-    sed -i -e :a -e '/^\n*$/{$d;N;ba' -e '}' "$RESULTS.new"
-    { echo; echo "$SECTION"; } >>"$RESULTS.new"
-    mv "$RESULTS.new" "$RESULTS"
-    echo "written: $RESULTS (section \"Autoscaling\")" >&2
-fi
+print_section "$SECTION"
+write_results_section autoscaling-bench Autoscaling "$SECTION"

@@ -50,9 +50,8 @@
 # SIGTERM (and is waited for), then no runc container, no `skbpl-*` netns, no mount
 # under the temp dir and no bridge may remain.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/skiff-target}
 RUNS=${RUNS:-20}
 PRUNS=${PRUNS:-5}
 DIAG=${DIAG:-5}
@@ -70,11 +69,8 @@ GW_PORT=$((BASE_PORT + 1))
 METRICS_PORT=$((BASE_PORT + 2))
 IMAGE=dev.local/busybox:latest
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
-die() { echo "pipelines.sh: $*" >&2; exit 1; }
-
-[[ $(id -u) == 0 ]] || die "needs root (runc, network namespaces)"
-for t in runc curl python3 ip ss awk; do command -v $t >/dev/null || die "$t not found (scripts/install-deps.sh installs it)"; done
+require_root
+require_tools runc curl python3 ip ss awk
 ((RUNS >= 1 && PRUNS >= 1 && DIAG >= 0 && PDIAG >= 0)) || die "RUNS and PRUNS must be ≥ 1, DIAG and PDIAG ≥ 0"
 BUSYBOX=
 for b in /bin/busybox /usr/bin/busybox; do [[ -x $b ]] && BUSYBOX=$b && break; done
@@ -92,77 +88,21 @@ else
     log "BUILD=0: using the release binary in $CARGO_TARGET_DIR as it is"
 fi
 
-for p in $API_PORT $GW_PORT $METRICS_PORT; do
-    if ss -Hltn "sport = :$p" | grep -q .; then die "port $p is in use; set BASE_PORT"; fi
-done
-if ip netns list | grep -qE "^$BRIDGE[-:]"; then
-    die "network namespaces $BRIDGE-* exist already (another run of this script?)"
-fi
+check_ports_free "$API_PORT" "$GW_PORT" "$METRICS_PORT"
+check_no_netns
 if ip link show "$BRIDGE" >/dev/null 2>&1; then die "bridge $BRIDGE exists already (another run of this script?)"; fi
 
-WORK=$(mktemp -d /tmp/skiff-plbench.XXXXXX)
-D=$WORK/data
+make_workdir skiff-plbench
 PEER_ROOT=$WORK/runc-peer # runc state dir of the peer's containers
-mkdir -p "$D"
+RUNC_ROOTS+=("$PEER_ROOT")
 # A copy: other builds sharing the target dir may replace the binary mid-run.
 cp "$CARGO_TARGET_DIR/release/skiff" "$WORK/skiff"
 "$WORK/skiff" image pack --help | grep -q -- --rootfs \
     || die "$CARGO_TARGET_DIR/release/skiff has no \`image pack --rootfs\` (too old: run without BUILD=0)"
 
-SERVER_PID=
-LEFTOVER=
-cleanup() {
-    local rc=$? i
-    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for i in $(seq 1 300); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        if kill -0 "$SERVER_PID" 2>/dev/null; then
-            echo "pipelines.sh: server did not exit 30 s after SIGTERM; SIGKILL" >&2
-            kill -KILL "$SERVER_PID" 2>/dev/null || true
-        fi
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    for r in "$D/runtime/runc" "$PEER_ROOT"; do
-        if [[ -d $r ]] && runc --root "$r" list -q 2>/dev/null | grep -q .; then
-            echo "pipelines.sh: LEAK: runc containers left in $r:" >&2
-            runc --root "$r" list >&2 || true
-            for i in $(runc --root "$r" list -q); do runc --root "$r" delete -f "$i" || true; done
-            LEFTOVER=1
-        fi
-    done
-    if ip netns list | grep -qE "^$BRIDGE[-:]"; then
-        echo "pipelines.sh: LEAK: network namespaces left after the server stopped:" >&2
-        ip netns list | grep -E "^$BRIDGE[-:]" >&2
-        for i in $(ip netns list | awk -v b="$BRIDGE" 'index($1, b "-") == 1 || index($1, b ":") == 1 {print $1}'); do ip netns del "$i" || true; done
-        LEFTOVER=1
-    fi
-    ip link del "$BRIDGE" 2>/dev/null || true
-    # Overlay rootfs mounts under the temp dir must be gone before rm -rf.
-    if grep -q " $WORK/" /proc/mounts; then
-        echo "pipelines.sh: LEAK: mounts left under $WORK" >&2
-        grep " $WORK/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l || true
-        LEFTOVER=1
-    fi
-    if [[ $rc != 0 && -f $WORK/server.log ]]; then
-        echo "---- last 40 lines of the server log ----" >&2
-        tail -40 "$WORK/server.log" | sed 's/\x1b\[[0-9;]*m//g' | cut -c1-300 >&2
-    fi
-    if [[ $KEEP == 1 ]]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
-    [[ -z $LEFTOVER ]] || exit 1
-    exit $rc
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 
-cpu_busy_pct() {
-    local a1 a2 a3 a4 a5 a6 a7 a8 b1 b2 b3 b4 b5 b6 b7 b8
-    read -r _ a1 a2 a3 a4 a5 a6 a7 a8 _ </proc/stat
-    sleep 1
-    read -r _ b1 b2 b3 b4 b5 b6 b7 b8 _ </proc/stat
-    awk -v busy=$(((b1 + b2 + b3 + b5 + b6 + b7 + b8) - (a1 + a2 + a3 + a5 + a6 + a7 + a8))) \
-        -v idle=$((b4 - a4)) 'BEGIN {printf "%.0f", 100 * busy / (busy + idle)}'
-}
-BUSY_BEFORE=$(cpu_busy_pct)
-LOADAVG_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+record_load_before
 
 # ---------------------------------------------------------------- the busybox tree
 # What the pipeline tests' step image holds (crates/cli/tests/common/pipelines.rs):
@@ -573,30 +513,10 @@ PY
 # ---------------------------------------------------------------- server
 log "importing the busybox tree as $IMAGE, starting skiff server (bridge $BRIDGE, subnet $SUBNET)"
 "$WORK/skiff" image pack --data-dir "$D" --rootfs "$TREE" --name "$IMAGE" --import >&2
-SKIFF_LOG=${SKIFF_LOG:-info} "$WORK/skiff" server --data-dir "$D" --api-addr "127.0.0.1:$API_PORT" \
-    --gateway-addr "127.0.0.1:$GW_PORT" --metrics-addr "127.0.0.1:$METRICS_PORT" \
-    --runtime local --bridge "$BRIDGE" --subnet "$SUBNET" >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-T0=${EPOCHREALTIME/./}
-for _ in $(seq 1 600); do
-    [[ -f $D/pki/admin.token && -f $D/pki/ca.crt ]] \
-        && curl -sf -o /dev/null --cacert "$D/pki/ca.crt" -H "Authorization: Bearer $(cat "$D/pki/admin.token")" \
-            "https://127.0.0.1:$API_PORT/readyz" && break
-    kill -0 "$SERVER_PID" 2>/dev/null || die "skiff server exited"
-    sleep 0.05
-done
-curl -sf -o /dev/null --cacert "$D/pki/ca.crt" -H "Authorization: Bearer $(cat "$D/pki/admin.token")" \
-    "https://127.0.0.1:$API_PORT/readyz" || die "skiff server not ready after 30 s"
-READY_MS=$(((${EPOCHREALTIME/./} - T0) / 1000))
+start_server --runtime local --bridge "$BRIDGE" --subnet "$SUBNET"
+wait_api
 export D API_PORT POLL_MS IMAGE BUNDLE PEER_ROOT FAN SERVER_PID
-PY() { python3 "$WORK/bench.py" "$@"; }
 sleep 1
-
-stat_line() { head -1 /proc/stat; }
-busy_between() { # two /proc/stat cpu lines → % busy
-    printf '%s\n%s\n' "$1" "$2" | awk '{ b[NR] = $2 + $3 + $4 + $7 + $8 + $9; i[NR] = $5 + $6 }
-        END { printf "%.0f", 100 * (b[2] - b[1]) / ((b[2] - b[1]) + (i[2] - i[1])) }'
-}
 
 # ---------------------------------------------------------------- figure 1: TaskRuns
 log "figure 1: 1 warm-up + $RUNS TaskRuns of 3 \`true\` steps (each right after its peer: 3 × runc run), then $DIAG with time-stamping steps; polled every ${POLL_MS} ms"
@@ -611,19 +531,13 @@ STAT_A=$(stat_line)
 PY pipelines "$PRUNS" "$PDIAG" "$WORK"
 STAT_B=$(stat_line)
 BUSY_PR=$(busy_between "$STAT_A" "$STAT_B")
-NTR=$(curl -sf --cacert "$D/pki/ca.crt" -H "Authorization: Bearer $(cat "$D/pki/admin.token")" \
-    "https://127.0.0.1:$API_PORT/apis/tekton.dev/v1/namespaces/default/taskruns" \
+NTR=$(kapi "https://127.0.0.1:$API_PORT/apis/tekton.dev/v1/namespaces/default/taskruns" \
     | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["items"]))')
 
 # ---------------------------------------------------------------- stop + leak check
-log "stopping the server (SIGTERM) and checking for leftovers"
-T0=${EPOCHREALTIME/./}
-kill -TERM "$SERVER_PID"
-wait "$SERVER_PID" || true
-STOP_MS=$(((${EPOCHREALTIME/./} - T0) / 1000))
-SERVER_PID=
+stop_server
 LEFT_CONT=$( (runc --root "$D/runtime/runc" list -q 2>/dev/null; runc --root "$PEER_ROOT" list -q 2>/dev/null) | grep -c . || true)
-LEFT_NETNS=$(ip netns list | grep -cE "^$BRIDGE[-:]" || true)
+LEFT_NETNS=$(count_netns)
 # Failed reconciles (retried after 500 ms by the controllers' error policy), and how
 # many of them were 409s on a status write (a stale cached object).
 retries() { grep -c "$1 reconcile failed" "$WORK/server.log" || true; }
@@ -632,7 +546,6 @@ RETRIES="TaskRun $(retries TaskRun) ($(conflicts TaskRun) of them 409 Conflict),
 
 # ---------------------------------------------------------------- report
 kv() { awk -F= -v k="$2" '$1 == k { sub(/^[^=]*=/, ""); print; found = 1 } END { if (!found) print "-" }' "$WORK/$1.kv"; }
-f() { awk "BEGIN { printf \"$1\", $2 }"; }
 T50=$(kv taskruns skiff_p50); T95=$(kv taskruns skiff_p95); TMAX=$(kv taskruns skiff_max); TN=$(kv taskruns skiff_n)
 R50=$(kv taskruns peer_p50); R95=$(kv taskruns peer_p95); RMAX=$(kv taskruns peer_max)
 PER_STEP=$(f %.1f "($T50 - $R50) / 3")
@@ -644,10 +557,6 @@ Q50=$(kv pipelines peer_p50); QMAX=$(kv pipelines peer_max)
 RATIO_PR=$(f %.1f "$P50 / $Q50")
 VERDICT_PR=$(f %s "($PMAX < 3000) ? \"PASS\" : ($P50 < 3000 ? \"PASS at p50, MISS at max\" : \"MISS\")")
 
-CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-RAM=$(awk '/^MemTotal:/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
-GIT=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
-DIRTY=$(cd "$ROOT" && git status --porcelain -- crates 2>/dev/null | grep -q . && echo " + uncommitted changes under crates/" || true)
 RUNC_VERSION=$(runc --version | head -1)
 
 SECTION=$(
@@ -657,9 +566,9 @@ SECTION=$(
     echo "Generated by \`bench/pipelines.sh\` — regenerate with \`bash bench/pipelines.sh\` (as root). Replaces only this section."
     echo
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "- machine: $(nproc) CPUs, $CPU_MODEL, $RAM RAM, $(uname -sr); $RUNC_VERSION"
+    echo "- machine: $(machine_desc); $RUNC_VERSION"
     echo "- CPU busy before the run: ${BUSY_BEFORE}% (load average $LOADAVG_BEFORE); during the TaskRuns: ${BUSY_TR}%, during the PipelineRuns: ${BUSY_PR}% (everything on the machine, this benchmark included); other sessions may share this machine"
-    echo "- skiff: git $GIT$DIRTY, release build; \`skiff server\` with the local runtime (runc; a task pod = one netns on bridge $BRIDGE, each step its own runc container with an overlay rootfs, run one after another); step image \`$IMAGE\` = the host's static busybox ($BUSYBOX) + $NAPPLETS applet symlinks + /etc/passwd, group, packed with \`skiff image pack --rootfs … --import\` before the server started (unpacked by the warm-up TaskRun, before any timing)"
+    echo "- skiff: $(git_desc), release build; \`skiff server\` with the local runtime (runc; a task pod = one netns on bridge $BRIDGE, each step its own runc container with an overlay rootfs, run one after another); step image \`$IMAGE\` = the host's static busybox ($BUSYBOX) + $NAPPLETS applet symlinks + /etc/passwd, group, packed with \`skiff image pack --rootfs … --import\` before the server started (unpacked by the warm-up TaskRun, before any timing)"
     echo "- TaskRun: an inline \`taskSpec\` of 3 steps, each \`command: [\"true\"]\`, created with one HTTPS POST on an already-open connection (TLS handshake outside the figure), timed to the first GET of the TaskRun (same keep-alive connection, every ${POLL_MS} ms) whose \`Succeeded\` condition is True; fresh names; 1 warm-up run not counted."
     echo "- peer: the same three commands with runc directly, measured right before each TaskRun (so both see the same machine load): one bundle from \`runc spec\` (its default namespaces — pid, mount, ipc, uts, network — and cgroup), args [\"true\"], no terminal, root = a copy of the same busybox tree, read-only; three sequential foreground \`runc run --bundle B ID\` with fresh ids (runc removes each container as it exits). Overhead per step = (skiff p50 − peer p50) ÷ 3."
     echo "- PipelineRun: Pipeline \`fan-noop\` = \`start\` → $FAN tasks (\`runAfter: [start]\`) → \`end\` (\`runAfter\` all $FAN), 20 tasks, each \`taskRef: noop\` (a Task with one \`true\` step); PipelineRun create → \`Succeeded\` True, polled the same way. Peer, right before each: the same DAG with runc directly (one \`runc run\`, then $FAN at once, then one)."
@@ -710,18 +619,5 @@ SECTION=$(
     echo "<!-- pipelines-bench:end -->"
 )
 
-echo
-echo "$SECTION" | sed '/^<!--/d'
-
-if [[ $WRITE == 1 ]]; then
-    RESULTS=$ROOT/bench/RESULTS.md
-    touch "$RESULTS"
-    # Drop an earlier copy of this section (between the markers), then append.
-    awk '/^<!-- pipelines-bench:start -->$/ { skip = 1 } !skip { print } /^<!-- pipelines-bench:end -->$/ { skip = 0 }' \
-        "$RESULTS" >"$RESULTS.new"
-    # Exactly one blank line between the kept content and the section.
-    sed -i -e :a -e '/^\n*$/{$d;N;ba' -e '}' "$RESULTS.new"
-    { echo; echo "$SECTION"; } >>"$RESULTS.new"
-    mv "$RESULTS.new" "$RESULTS"
-    echo "written: $RESULTS (section \"Pipelines\")" >&2
-fi
+print_section "$SECTION"
+write_results_section pipelines-bench Pipelines "$SECTION"

@@ -37,9 +37,8 @@
 # non-zero only if the run itself broke. It cleans up after itself: the server gets
 # SIGTERM (and is waited for), then no runc container and no `skfbench-*` netns may remain.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/skiff-target}
 RUNS=${RUNS:-25}
 KRUNS=${KRUNS:-5}
 N=${N:-20}
@@ -54,11 +53,8 @@ GW_PORT=$((BASE_PORT + 1))
 METRICS_PORT=$((BASE_PORT + 2))
 APP_PORT=$((BASE_PORT + 3))
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
-die() { echo "serving.sh: $*" >&2; exit 1; }
-
-[[ $(id -u) == 0 ]] || die "needs root (runc, network namespaces)"
-for t in runc curl jq kubectl python3 ip; do command -v $t >/dev/null || die "$t not found (scripts/install-deps.sh installs it)"; done
+require_root
+require_tools runc curl jq kubectl python3 ip
 ((2 * N + 5 < 250)) || die "N=$N does not fit the /24 subnet"
 
 # ---------------------------------------------------------------- builds
@@ -67,72 +63,17 @@ log "building release binaries (skiff, static skiff-sample-app)"
     && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release -p skiff-sample-app \
         --target x86_64-unknown-linux-gnu >&2)
 
-for p in $API_PORT $GW_PORT $METRICS_PORT $APP_PORT; do
-    if ss -Hltn "sport = :$p" | grep -q .; then die "port $p is in use; set BASE_PORT"; fi
-done
-if ip netns list | grep -qE "^$BRIDGE[-:]"; then
-    die "network namespaces $BRIDGE-* exist already (another run of this script?)"
-fi
+check_ports_free "$API_PORT" "$GW_PORT" "$METRICS_PORT" "$APP_PORT"
+check_no_netns
 
-WORK=$(mktemp -d /tmp/skiff-servbench.XXXXXX)
-D=$WORK/data
-mkdir -p "$D"
+make_workdir skiff-servbench
 # Copies: other builds sharing the target dir may replace the binaries mid-run.
 cp "$CARGO_TARGET_DIR/release/skiff" "$WORK/skiff"
 cp "$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/skiff-sample-app" "$WORK/app"
 
-SERVER_PID=
-LEFTOVER=
-cleanup() {
-    local rc=$? i
-    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for i in $(seq 1 300); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        if kill -0 "$SERVER_PID" 2>/dev/null; then
-            echo "serving.sh: server did not exit 30 s after SIGTERM; SIGKILL" >&2
-            kill -KILL "$SERVER_PID" 2>/dev/null || true
-        fi
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    if [[ -d $D/runtime/runc ]] && runc --root "$D/runtime/runc" list -q 2>/dev/null | grep -q .; then
-        echo "serving.sh: LEAK: runc containers left after the server stopped:" >&2
-        runc --root "$D/runtime/runc" list >&2 || true
-        for i in $(runc --root "$D/runtime/runc" list -q); do runc --root "$D/runtime/runc" delete -f "$i" || true; done
-        LEFTOVER=1
-    fi
-    if ip netns list | grep -qE "^$BRIDGE[-:]"; then
-        echo "serving.sh: LEAK: network namespaces left after the server stopped:" >&2
-        ip netns list | grep -E "^$BRIDGE[-:]" >&2
-        for i in $(ip netns list | awk -v b="$BRIDGE" 'index($1, b "-") == 1 || index($1, b ":") == 1 {print $1}'); do ip netns del "$i" || true; done
-        LEFTOVER=1
-    fi
-    ip link del "$BRIDGE" 2>/dev/null || true
-    # Overlay rootfs mounts under the data dir must be gone before rm -rf.
-    if grep -q " $D/" /proc/mounts; then
-        echo "serving.sh: LEAK: mounts left under $D" >&2
-        grep " $D/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l || true
-        LEFTOVER=1
-    fi
-    if [[ $rc != 0 && -f $WORK/server.log ]]; then
-        echo "---- last 40 lines of the server log ----" >&2
-        tail -40 "$WORK/server.log" | sed 's/\x1b\[[0-9;]*m//g' | cut -c1-300 >&2
-    fi
-    if [[ $KEEP == 1 ]]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
-    [[ -z $LEFTOVER ]] || exit 1
-    exit $rc
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 
-cpu_busy_pct() {
-    local a1 a2 a3 a4 a5 a6 a7 a8 b1 b2 b3 b4 b5 b6 b7 b8
-    read -r _ a1 a2 a3 a4 a5 a6 a7 a8 _ </proc/stat
-    sleep 1
-    read -r _ b1 b2 b3 b4 b5 b6 b7 b8 _ </proc/stat
-    awk -v busy=$(((b1 + b2 + b3 + b5 + b6 + b7 + b8) - (a1 + a2 + a3 + a5 + a6 + a7 + a8))) \
-        -v idle=$((b4 - a4)) 'BEGIN {printf "%.0f", 100 * busy / (busy + idle)}'
-}
-BUSY_BEFORE=$(cpu_busy_pct)
-LOADAVG_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+record_load_before
 
 # ---------------------------------------------------------------- the timing helper
 # Python (stdlib only) so that timing happens inside one process: no fork/exec of curl
@@ -347,35 +288,19 @@ if __name__ == "__main__":
     else: sys.exit("unknown command")
 PY
 export D API_PORT GW_PORT POLL_MS APP="$WORK/app"
-PY() { python3 "$WORK/bench.py" "$@"; }
 
 # ---------------------------------------------------------------- server
 log "importing the sample app image, starting skiff server (bridge $BRIDGE, subnet $SUBNET)"
 "$WORK/skiff" image pack --data-dir "$D" --binary "$WORK/app" --name dev.local/helloworld:latest --import >&2
-SKIFF_LOG=${SKIFF_LOG:-info} "$WORK/skiff" server --data-dir "$D" --api-addr "127.0.0.1:$API_PORT" \
-    --gateway-addr "127.0.0.1:$GW_PORT" --metrics-addr "127.0.0.1:$METRICS_PORT" \
-    --bridge "$BRIDGE" --subnet "$SUBNET" >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 200); do
-    curl -sk -o /dev/null "https://127.0.0.1:$API_PORT/readyz" && break
-    kill -0 "$SERVER_PID" 2>/dev/null || die "skiff server exited"
-    sleep 0.05
-done
-export KUBECONFIG=$D/kubeconfig
-TOKEN=$(cat "$D/pki/admin.token")
-kapi() { curl -sS --fail-with-body --cacert "$D/pki/ca.crt" -H "Authorization: Bearer $TOKEN" "$@"; }
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-threads() { awk '/^Threads:/ {print $2}' "/proc/$1/status"; }
+start_server --bridge "$BRIDGE" --subnet "$SUBNET"
+wait_api
 fds() { ls "/proc/$1/fd" | wc -l; }
 GW=http://127.0.0.1:$GW_PORT
 sleep 1
 RSS_START=$(rss_kb "$SERVER_PID")
 
 # Ready pods of a Service.
-ready_pods() {
-    kapi "https://127.0.0.1:$API_PORT/api/v1/namespaces/default/pods?labelSelector=serving.knative.dev/service=$1" \
-        | jq '[.items[] | select(.status.conditions[]? | .type == "Ready" and .status == "True")] | length'
-}
+ready_pods() { count_ready "https://127.0.0.1:$API_PORT/api/v1/namespaces/default/pods?labelSelector=serving.knative.dev/service=$1"; }
 wait_ready_pods() { # SERVICE COUNT TIMEOUT_S
     local i n=0
     for i in $(seq 1 $(($3 * 10))); do
@@ -418,33 +343,6 @@ other_procs() {
         done
     } | sort -un
 }
-# runc container ids of this data dir; `runc list` fails when a container vanishes
-# while it lists, so retry rather than read a failure as "none".
-containers() {
-    local i out
-    for i in $(seq 1 20); do
-        if out=$(runc --root "$D/runtime/runc" list -q 2>/dev/null); then
-            [[ -n $out ]] && echo "$out"
-            return 0
-        fi
-        sleep 0.05
-    done
-    die "runc list keeps failing"
-}
-wait_no_containers() { # TIMEOUT_S
-    local i
-    for i in $(seq 1 $(($1 * 10))); do
-        [[ -z $(containers) ]] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-# Median VmRSS of the server over 5 samples 0.4 s apart (the allocator moves it by
-# a few hundred kB between samples).
-server_rss() {
-    local i
-    for i in 1 2 3 4 5; do rss_kb "$SERVER_PID"; sleep 0.4; done | sort -n | sed -n 3p
-}
 sum_rss() { local p t=0; for p in "$@"; do [[ -r /proc/$p/status ]] && t=$((t + $(rss_kb "$p"))); done; echo $t; }
 
 APP_RSS_DIRECT_KB=$(PY apprss "$APP_PORT")
@@ -478,12 +376,11 @@ FIRST_MS=$(((${EPOCHREALTIME/./} - T0) / 1000))
 log "hello answered ${FIRST_MS} ms after kubectl apply (first revision: includes kubectl start-up and unpacking the image)"
 
 log "timing $RUNS new revisions (merge PATCH; each right after one app boot, the peer) and $KRUNS (kubectl apply); polled every ${POLL_MS} ms"
-STAT_A=$(head -1 /proc/stat)
+STAT_A=$(stat_line)
 PY revisions "$RUNS" "$KRUNS" "$WORK/revisions.txt" "$WORK/appboot.txt" "$APP_PORT"
-STAT_B=$(head -1 /proc/stat)
+STAT_B=$(stat_line)
 # Share of both CPUs busy during the revision runs (all processes on the machine).
-BUSY_DURING=$(printf '%s\n%s\n' "$STAT_A" "$STAT_B" | awk '{ b[NR] = $2 + $3 + $4 + $7 + $8 + $9; i[NR] = $5 + $6 }
-    END { printf "%.0f", 100 * (b[2] - b[1]) / ((b[2] - b[1]) + (i[2] - i[1])) }')
+BUSY_DURING=$(busy_between "$STAT_A" "$STAT_B")
 
 # ---------------------------------------------------------------- figure 2: RSS per idle instance
 log "removing hello; waiting for 0 instances"
@@ -521,7 +418,7 @@ curl -sf -H "Host: idle1.default.localhost" "$GW/" | grep -q "Hello idle1!" || d
 sleep 3 # idle: nothing but probes/timers from here on
 RSSN=$(server_rss); THRN=$(threads "$SERVER_PID"); FDN=$(fds "$SERVER_PID")
 mapfile -t IPIDS < <(instance_pids)
-NCONT=$(containers | wc -l)
+NCONT=$(ncontainers)
 APP_RSS_N=$(sum_rss "${IPIDS[@]}")
 mapfile -t OPIDS < <(other_procs)
 OTHER_RSS=$(sum_rss "${OPIDS[@]}")
@@ -532,43 +429,28 @@ idle_svc idle2 "$N" | kubectl apply -f - >&2
 wait_ready_pods idle2 "$N" 120
 sleep 3
 RSS2N=$(server_rss)
-NCONT2=$(containers | wc -l)
+NCONT2=$(ncontainers)
 
 log "deleting both; waiting for 0 instances"
 kubectl delete ksvc idle1 idle2 --wait=true >&2
 T0=${EPOCHREALTIME/./}
 wait_no_containers 30 || true
 DOWN_MS=$(((${EPOCHREALTIME/./} - T0) / 1000))
-NLEFT=$(containers | wc -l)
+NLEFT=$(ncontainers)
 sleep 3
 RSS_AFTER=$(server_rss)
 
 # ---------------------------------------------------------------- stop + leak check
-log "stopping the server (SIGTERM) and checking for leftovers"
-T0=${EPOCHREALTIME/./}
-kill -TERM "$SERVER_PID"
-wait "$SERVER_PID" || true
-STOP_MS=$(((${EPOCHREALTIME/./} - T0) / 1000))
-SERVER_PID=
-LEFT_CONT=$(containers | wc -l)
-LEFT_NETNS=$(ip netns list | grep -cE "^$BRIDGE[-:]" || true)
+stop_server
+LEFT_CONT=$(ncontainers)
+LEFT_NETNS=$(count_netns)
 
 # ---------------------------------------------------------------- report
-stats() { # FILE COLUMN [METHOD] → "n p50 p95 max mean"
-    awk -v c="$2" -v m="${3:-}" '(m == "" || $1 == m) && $c ~ /^-?[0-9]/ { print $c }' "$1" | sort -g | awk '
-        { v[NR] = $1; s += $1 }
-        END {
-            if (NR == 0) { print "0 - - - -"; exit }
-            i50 = int(0.50 * NR + 0.999999); i95 = int(0.95 * NR + 0.999999)
-            if (i50 < 1) i50 = 1; if (i95 < 1) i95 = 1
-            printf "%d %.1f %.1f %.1f %.1f\n", NR, v[i50], v[i95], v[NR], s / NR
-        }'
-}
-read -r _ B50 B95 BMAX _ <<<"$(stats "$WORK/appboot.txt" 2 boot)"
-read -r NP P50 P95 PMAX _ <<<"$(stats "$WORK/revisions.txt" 3 patch)"
-read -r NK K50 K95 KMAX _ <<<"$(stats "$WORK/revisions.txt" 3 kubectl)"
-read -r _ KN50 _ _ _ <<<"$(stats "$WORK/revisions.txt" 3 kubectl_noop)"
-f() { awk "BEGIN { printf \"$1\", $2 }"; }
+# Column 1 of revisions.txt / appboot.txt is the method (patch, kubectl, kubectl_noop, boot).
+read -r _ B50 B95 BMAX _ <<<"$(stats "$WORK/appboot.txt" 2 1 boot)"
+read -r NP P50 P95 PMAX _ <<<"$(stats "$WORK/revisions.txt" 3 1 patch)"
+read -r NK K50 K95 KMAX _ <<<"$(stats "$WORK/revisions.txt" 3 1 kubectl)"
+read -r _ KN50 _ _ _ <<<"$(stats "$WORK/revisions.txt" 3 1 kubectl_noop)"
 OVER50=$(f %.1f "$P50 - $B50")
 RATIO50=$(f %.1f "$P50 / $B50")
 VERDICT_REV=$(f %s "($P95 < 300) ? \"PASS\" : ($P50 < 300 ? \"PASS at p50, MISS at p95\" : \"MISS\")")
@@ -593,14 +475,10 @@ PHASE_DESC=("API write acknowledged (PATCH → 200)" "Revision object seen on a 
     "Pod Ready seen on a watch (readiness probe passed)" "Revision Ready=True seen on a watch"
     "Route status.traffic lists the tag" "first 200 \"Hello rN!\" from the tag URL")
 PHASE_ROWS=$(for i in "${!PHASES[@]}"; do
-    read -r n p50 p95 pmax _ <<<"$(stats "$WORK/revisions.txt" $((i + 4)) patch)"
+    read -r n p50 p95 pmax _ <<<"$(stats "$WORK/revisions.txt" $((i + 4)) 1 patch)"
     echo "| ${PHASE_DESC[$i]} | $p50 | $p95 | $pmax | $n |"
 done)
 
-CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-RAM=$(awk '/^MemTotal:/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
-GIT=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
-DIRTY=$(cd "$ROOT" && git status --porcelain -- crates 2>/dev/null | grep -q . && echo " + uncommitted changes under crates/" || true)
 RUNC_VERSION=$(runc --version | head -1)
 
 SECTION=$(
@@ -610,9 +488,9 @@ SECTION=$(
     echo "Generated by \`bench/serving.sh\` — regenerate with \`bash bench/serving.sh\` (as root). Replaces only this section."
     echo
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "- machine: $(nproc) CPUs, $CPU_MODEL, $RAM RAM, $(uname -sr); $RUNC_VERSION"
+    echo "- machine: $(machine_desc); $RUNC_VERSION"
     echo "- CPU busy before the run: ${BUSY_BEFORE}% (load average $LOADAVG_BEFORE); during the revision runs: ${BUSY_DURING}% (everything on the machine, this benchmark included); other sessions may share this machine"
-    echo "- skiff: git $GIT$DIRTY, release build; \`skiff server\` with the local runtime (runc, a netns per instance on bridge $BRIDGE), image \`dev.local/helloworld:latest\` = the static sample app packed with \`skiff image pack --import\` (cached: unpacked by the first revision, before any timing)"
+    echo "- skiff: $(git_desc), release build; \`skiff server\` with the local runtime (runc, a netns per instance on bridge $BRIDGE), image \`dev.local/helloworld:latest\` = the static sample app packed with \`skiff image pack --import\` (cached: unpacked by the first revision, before any timing)"
     echo "- new revision: $RUNS times a JSON merge PATCH of ksvc \`hello\` (env TARGET=rN, \`spec.template.metadata.name: hello-rN\`, traffic \`[{latestRevision: true, percent: 100}, {revisionName: hello-rN, tag: rN}]\`) over an already-open HTTPS connection, timed from just before the write to the first 200 with body \"Hello rN!\" from \`http://rN-hello.default.localhost:$GW_PORT/\`, polled every ${POLL_MS} ms (new TCP connection per poll); then $KRUNS times the same with \`kubectl apply -f\` (timed from spawning kubectl, so its start-up is included). One instance per revision; the previous revision loses its tag and its instance stops."
     echo "- peer: the sample app's own boot, measured right before each PATCH run (so both see the same machine load): spawn the same binary directly (no container, no netns) with PORT set → first 200, polled the same way. skiff overhead = revision ready − app boot."
     echo "- memory: VmRSS of the server process (median of 5 samples over 2 s) 3 s after reaching 0 instances (after the revision runs, so one-time start-up costs are in the baseline) and 3 s after $N instances of Service \`idle1\` (\`autoscaling.knative.dev/min-scale: \"$N\"\`) are Ready; app RSS = sum of VmRSS of every process in the instances' cgroups; other per-instance processes = the server's descendants that are not in an instance cgroup, plus any process running runc on this data dir."
@@ -645,19 +523,7 @@ SECTION=$(
     echo "<!-- serving-bench:end -->"
 )
 
-echo
-echo "$SECTION" | sed '/^<!--/d'
-[[ $NLEFT == 0 ]] || echo "serving.sh: WARNING: $NLEFT instances still running 30 s after deleting the idle Services" >&2
+print_section "$SECTION"
+[[ $NLEFT == 0 ]] || echo "$SCRIPT_NAME: WARNING: $NLEFT instances still running 30 s after deleting the idle Services" >&2
 
-if [[ $WRITE == 1 ]]; then
-    RESULTS=$ROOT/bench/RESULTS.md
-    touch "$RESULTS"
-    # Drop an earlier copy of this section (between the markers), then append.
-    awk '/^<!-- serving-bench:start -->$/ { skip = 1 } !skip { print } /^<!-- serving-bench:end -->$/ { skip = 0 }' \
-        "$RESULTS" >"$RESULTS.new"
-    # Exactly one blank line between the kept content and the section.
-    sed -i -e :a -e '/^\n*$/{$d;N;ba' -e '}' "$RESULTS.new"
-    { echo; echo "$SECTION"; } >>"$RESULTS.new"
-    mv "$RESULTS.new" "$RESULTS"
-    echo "written: $RESULTS (section \"Serving\")" >&2
-fi
+write_results_section serving-bench Serving "$SECTION"

@@ -78,7 +78,7 @@ fn core(
         short_names: short.iter().map(|s| s.to_string()).collect(),
         categories: vec![],
         namespaced,
-        schema: schema.map(Schema::owned),
+        schema: schema.as_ref().map(Schema::owned),
         printer_columns: columns,
         status_subresource: status,
         origin: Origin::Core,

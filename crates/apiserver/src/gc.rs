@@ -91,7 +91,7 @@ pub fn sweep(objects: &Objects) -> bool {
     let mut live: HashMap<String, (Key, Arc<Value>)> = HashMap::new();
     let mut all = Vec::with_capacity(keys.len());
     for key in keys {
-        if let Some(obj) = objects.store.get(&key) {
+        if let Some(obj) = objects.store.get_metadata(&key) {
             if let Some(u) = uid(&obj) {
                 live.insert(u.to_string(), (key.clone(), obj.clone()));
             }
@@ -227,7 +227,7 @@ pub async fn run(objects: Arc<Objects>, period: Duration) {
             _ = ticker.tick() => {}
             got = rx.recv() => match got {
                 Ok(e) => {
-                    let relevant = e.kind == EventType::Deleted || is_deleting(&e.object);
+                    let relevant = e.kind == EventType::Deleted || is_deleting(&e.object.metadata());
                     if !relevant { continue; }
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}

@@ -812,6 +812,7 @@ impl Objects {
         }
         validate_metadata(def, obj, &mut causes);
         if let Some(schema_doc) = def.schema.as_ref().map(|s| s.get()) {
+            let schema_doc = &*schema_doc;
             let strict = def.always_strict() || opts.field_validation == FieldValidation::Strict;
             let mut body = obj.clone();
             if def.origin == Origin::Crd {

@@ -77,10 +77,11 @@ fn gvk(def: &ResourceDef) -> Value {
 /// A kind's schema with its metadata referring to ObjectMeta, as kube-apiserver
 /// publishes CRD schemas.
 fn kind_schema(def: &ResourceDef, ref_prefix: &str) -> Value {
-    let mut schema =
-        def.schema.as_ref().map(|s| s.get().clone()).unwrap_or_else(
-            || json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}),
-        );
+    let mut schema = def
+        .schema
+        .as_ref()
+        .map(|s| (*s.get()).clone())
+        .unwrap_or_else(|| json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}));
     if let Some(obj) = schema.as_object_mut() {
         let props = obj.entry("properties").or_insert_with(|| json!({}));
         if let Some(p) = props.as_object_mut() {

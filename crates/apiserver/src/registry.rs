@@ -29,34 +29,50 @@ pub struct PrinterColumn {
     pub source: ColumnSource,
 }
 
-/// A kind's `openAPIV3Schema`, shared with the object it comes from (a stored CRD)
-/// instead of copied: Knative's schemas are large.
+/// A kind's `openAPIV3Schema`, held as JSON text and parsed when used: Knative's and
+/// Tekton's schemas are hundreds of kB each and, parsed, several times that; a server
+/// that does not write those kinds should not hold them. The parsed document is kept
+/// while it is in use and dropped by [`Registry::expire_schemas`] once it was not used
+/// for a while.
 #[derive(Clone, Debug)]
-pub struct Schema {
-    root: Arc<Value>,
-    pointer: Option<String>,
+pub struct Schema(Arc<SchemaInner>);
+
+#[derive(Debug)]
+struct SchemaInner {
+    text: Box<str>,
+    parsed: std::sync::Mutex<Option<(Arc<Value>, std::time::Instant)>>,
 }
 
 impl Schema {
-    /// A schema that is a value of its own.
-    pub fn owned(schema: Value) -> Schema {
-        Schema {
-            root: Arc::new(schema),
-            pointer: None,
-        }
+    /// A schema document.
+    pub fn owned(schema: &Value) -> Schema {
+        Schema(Arc::new(SchemaInner {
+            text: schema.to_string().into_boxed_str(),
+            parsed: std::sync::Mutex::new(None),
+        }))
     }
-    /// The schema at `pointer` inside `root`.
-    pub fn within(root: Arc<Value>, pointer: String) -> Schema {
-        Schema {
-            root,
-            pointer: Some(pointer),
+
+    /// The schema document (parsed now unless it was used recently).
+    pub fn get(&self) -> Arc<Value> {
+        let mut parsed = self.0.parsed.lock().unwrap();
+        let now = std::time::Instant::now();
+        if let Some((doc, used)) = parsed.as_mut() {
+            *used = now;
+            return doc.clone();
         }
+        let doc = Arc::new(serde_json::from_str(&self.0.text).unwrap_or(Value::Null));
+        *parsed = Some((doc.clone(), now));
+        doc
     }
-    /// The schema document.
-    pub fn get(&self) -> &Value {
-        match &self.pointer {
-            Some(p) => self.root.pointer(p).unwrap_or(&Value::Null),
-            None => &self.root,
+
+    /// Drops the parsed document if it was last used longer than `idle` ago.
+    fn expire(&self, idle: std::time::Duration) {
+        let mut parsed = self.0.parsed.lock().unwrap();
+        if parsed
+            .as_ref()
+            .is_some_and(|(_, used)| used.elapsed() >= idle)
+        {
+            *parsed = None;
         }
     }
 }
@@ -165,6 +181,16 @@ impl Registry {
         out
     }
 
+    /// Drops the parsed schema documents not used for `idle` (they are parsed again
+    /// from their text when next needed).
+    pub fn expire_schemas(&self, idle: std::time::Duration) {
+        for r in &self.resources {
+            if let Some(s) = &r.schema {
+                s.expire(idle);
+            }
+        }
+    }
+
     /// Resources of one group/version.
     pub fn in_group_version<'a>(
         &'a self,
@@ -219,12 +245,11 @@ pub fn defs_from_crd(crd: &Arc<Value>) -> Vec<ResourceDef> {
     };
     let namespaced = str_at(crd, "/spec/scope") != "Cluster";
     let mut out = Vec::new();
-    for (i, v) in crd
+    for v in crd
         .pointer("/spec/versions")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .enumerate()
     {
         if v.get("served").and_then(Value::as_bool) == Some(false) {
             continue;
@@ -250,12 +275,7 @@ pub fn defs_from_crd(crd: &Arc<Value>) -> Vec<ResourceDef> {
             short_names: strings_at(&names, "/shortNames"),
             categories: strings_at(&names, "/categories"),
             namespaced,
-            schema: v.pointer("/schema/openAPIV3Schema").map(|_| {
-                Schema::within(
-                    crd.clone(),
-                    format!("/spec/versions/{i}/schema/openAPIV3Schema"),
-                )
-            }),
+            schema: v.pointer("/schema/openAPIV3Schema").map(Schema::owned),
             printer_columns: columns,
             status_subresource: v.pointer("/subresources/status").is_some(),
             origin: Origin::Crd,

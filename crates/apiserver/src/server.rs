@@ -242,6 +242,15 @@ impl Server {
             self.app.objects.clone(),
             Duration::from_secs(30),
         ));
+        // Parsed schemas nobody used for a minute go (see `registry::Schema`).
+        let objects = self.app.objects.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(15));
+            loop {
+                every.tick().await;
+                objects.registry().expire_schemas(Duration::from_secs(60));
+            }
+        });
         tokio::pin!(shutdown);
         loop {
             let (tcp, peer) = tokio::select! {

@@ -64,8 +64,9 @@ impl Filter {
         if e.key.resource != self.resource {
             return None;
         }
-        let now = self.matches(&e.object);
-        let before = e.prev.as_ref().is_some_and(|p| self.matches(p));
+        let object = e.object.value();
+        let now = self.matches(&object);
+        let before = e.prev.as_ref().is_some_and(|p| self.matches(&p.value()));
         let kind = match e.kind {
             EventType::Added if now => "ADDED",
             EventType::Modified if now && before => "MODIFIED",
@@ -74,7 +75,7 @@ impl Filter {
             EventType::Deleted if now => "DELETED",
             _ => return None,
         };
-        Some((kind, e.object.clone()))
+        Some((kind, object))
     }
 }
 

@@ -60,6 +60,68 @@ impl EventType {
     }
 }
 
+/// An object as the store keeps it in memory: parsed, or — when its JSON is larger than
+/// [`TEXT_ABOVE`] — as that JSON, parsed again whenever it is read. Large objects are
+/// CRDs with their schemas (Knative's and Tekton's are hundreds of kB each; parsed,
+/// a JSON document takes several times its text), which are read rarely.
+#[derive(Clone, Debug)]
+pub enum Held {
+    Parsed(Arc<Value>),
+    Text(Arc<str>),
+}
+
+/// Objects whose JSON is longer than this are held as text (see [`Held`]).
+pub const TEXT_ABOVE: usize = 32 * 1024;
+
+/// Holds JSON read back from the database (checked to parse).
+fn held_from_text(text: String) -> Result<Held, serde_json::Error> {
+    if text.len() > TEXT_ABOVE {
+        serde_json::from_str::<serde::de::IgnoredAny>(&text)?;
+        Ok(Held::Text(text.into()))
+    } else {
+        Ok(Held::Parsed(Arc::new(serde_json::from_str(&text)?)))
+    }
+}
+
+impl Held {
+    /// Holds `object`, whose JSON is `text`.
+    fn new(object: Arc<Value>, text: &str) -> Held {
+        if text.len() > TEXT_ABOVE {
+            Held::Text(text.into())
+        } else {
+            Held::Parsed(object)
+        }
+    }
+
+    /// `{"metadata": …}` of the object: all of it when parsed already, only its
+    /// metadata parsed from the text otherwise (for sweeps that look at every object).
+    pub fn metadata(&self) -> Arc<Value> {
+        #[derive(serde::Deserialize)]
+        struct MetadataOnly {
+            #[serde(default)]
+            metadata: Value,
+        }
+        match self {
+            Held::Parsed(v) => v.clone(),
+            Held::Text(t) => {
+                let m = serde_json::from_str::<MetadataOnly>(t)
+                    .map(|m| m.metadata)
+                    .unwrap_or(Value::Null);
+                Arc::new(serde_json::json!({ "metadata": m }))
+            }
+        }
+    }
+
+    /// The object (parsed now if held as text; the text was written by this store, so
+    /// it parses).
+    pub fn value(&self) -> Arc<Value> {
+        match self {
+            Held::Parsed(v) => v.clone(),
+            Held::Text(t) => Arc::new(serde_json::from_str(t).unwrap_or(Value::Null)),
+        }
+    }
+}
+
 /// One change to one object. `object` is the new state (for deletes: the last state,
 /// carrying the deletion's resourceVersion); `prev` is the state before, when known, so
 /// selector-filtered watches can turn "stopped matching" into a DELETED event.
@@ -68,8 +130,8 @@ pub struct Event {
     pub rv: u64,
     pub kind: EventType,
     pub key: Key,
-    pub object: Arc<Value>,
-    pub prev: Option<Arc<Value>>,
+    pub object: Held,
+    pub prev: Option<Held>,
 }
 
 /// What a [`Store::mutate`] closure decides to do with the object.
@@ -130,7 +192,7 @@ impl Default for StoreOptions {
 
 struct Inner {
     conn: Connection,
-    objects: BTreeMap<Key, Arc<Value>>,
+    objects: BTreeMap<Key, Held>,
     rv: u64,
     /// Events with rv <= this are gone from the log.
     compacted: u64,
@@ -230,7 +292,7 @@ impl Store {
                 let rv: i64 = row.get(3)?;
                 let text: String = row.get(4)?;
                 max_rv = max_rv.max(rv as u64);
-                objects.insert(key, Arc::new(serde_json::from_str(&text)?));
+                objects.insert(key, held_from_text(text)?);
             }
         }
         let last_event: Option<i64> =
@@ -275,7 +337,15 @@ impl Store {
 
     /// One object, if it exists.
     pub fn get(&self, key: &Key) -> Option<Arc<Value>> {
-        self.inner.lock().unwrap().objects.get(key).cloned()
+        let held = self.inner.lock().unwrap().objects.get(key).cloned();
+        held.map(|h| h.value())
+    }
+
+    /// One object's metadata (see [`Held::metadata`]): what garbage collection needs,
+    /// without parsing a large object whole.
+    pub fn get_metadata(&self, key: &Key) -> Option<Arc<Value>> {
+        let held = self.inner.lock().unwrap().objects.get(key).cloned();
+        held.map(|h| h.metadata())
     }
 
     /// All objects of a resource, optionally only one namespace's, in key order, with
@@ -290,8 +360,10 @@ impl Store {
                 k.resource == resource && namespace.is_none_or(|ns| k.namespace == ns)
             })
             .map(|(_, v)| v.clone())
-            .collect();
-        (items, inner.rv)
+            .collect::<Vec<Held>>();
+        let rv = inner.rv;
+        drop(inner);
+        (items.iter().map(Held::value).collect(), rv)
     }
 
     /// Every key in the store whose resource matches, for sweeps like namespace deletion
@@ -315,7 +387,8 @@ impl Store {
         decide: impl FnOnce(Option<&Arc<Value>>) -> Result<Mutation, E>,
     ) -> Result<Result<Outcome, E>, StoreError> {
         let mut inner = self.inner.lock().unwrap();
-        let current = inner.objects.get(key).cloned();
+        let current_held = inner.objects.get(key).cloned();
+        let current = current_held.as_ref().map(Held::value);
         let mutation = match decide(current.as_ref()) {
             Ok(m) => m,
             Err(e) => return Ok(Err(e)),
@@ -352,9 +425,10 @@ impl Store {
             },
         };
         let text = serde_json::to_string(&*object)?;
-        let prev_text = match &current {
-            Some(p) => Some(serde_json::to_string(&**p)?),
-            None => None,
+        let prev_text = match (&current_held, &current) {
+            (Some(Held::Text(t)), _) => Some(t.to_string()),
+            (_, Some(p)) => Some(serde_json::to_string(&**p)?),
+            _ => None,
         };
         {
             let tx = inner.conn.transaction()?;
@@ -376,17 +450,18 @@ impl Store {
             tx.commit()?;
         }
         inner.rv = rv;
+        let held = Held::new(object.clone(), &text);
         if kind == EventType::Deleted {
             inner.objects.remove(key);
         } else {
-            inner.objects.insert(key.clone(), object.clone());
+            inner.objects.insert(key.clone(), held.clone());
         }
         let event = Event {
             rv,
             kind,
             key: key.clone(),
-            object: object.clone(),
-            prev: current,
+            object: held,
+            prev: current_held,
         };
         // No receivers is fine: nobody is watching.
         let _ = self.fanout.send(Arc::new(event.clone()));
@@ -476,9 +551,9 @@ impl Store {
                     namespace: row.get(3)?,
                     name: row.get(4)?,
                 },
-                object: Arc::new(serde_json::from_str(&object)?),
+                object: held_from_text(object)?,
                 prev: match prev {
-                    Some(p) => Some(Arc::new(serde_json::from_str(&p)?)),
+                    Some(p) => Some(held_from_text(p)?),
                     None => None,
                 },
             }));
@@ -623,5 +698,38 @@ mod tests {
         ));
         let (past, _, _) = store.watch_from(16).unwrap();
         assert_eq!(past.len(), 4);
+    }
+
+    #[test]
+    fn large_objects_are_held_as_text_and_read_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let key = Key::new("apiextensions.k8s.io/customresourcedefinitions", "", "big");
+        let big = json!({
+            "metadata": {"name": "big", "uid": "u1", "finalizers": ["f"]},
+            "spec": {"blob": "x".repeat(TEXT_ABOVE + 1)},
+        });
+        let small_key = Key::new("/configmaps", "default", "small");
+        {
+            let store = Store::open(&path, StoreOptions::default()).unwrap();
+            let (_, _, mut rx) = store.watch_from(u64::MAX).unwrap();
+            put(&store, &key, big.clone());
+            put(&store, &small_key, json!({"metadata": {"name": "small"}}));
+            assert!(matches!(store.inner.lock().unwrap().objects.get(&key), Some(Held::Text(_))));
+            assert!(matches!(store.inner.lock().unwrap().objects.get(&small_key), Some(Held::Parsed(_))));
+            let got = store.get(&key).unwrap();
+            assert_eq!(got["spec"], big["spec"]);
+            assert_eq!(store.list("apiextensions.k8s.io/customresourcedefinitions", None).0.len(), 1);
+            let meta = store.get_metadata(&key).unwrap();
+            assert_eq!(meta["metadata"]["uid"], "u1");
+            assert!(meta.get("spec").is_none());
+            let ev = rx.try_recv().unwrap();
+            assert_eq!(ev.object.value()["spec"], big["spec"]);
+        }
+        // and after a restart
+        let store = Store::open(&path, StoreOptions::default()).unwrap();
+        assert_eq!(store.get(&key).unwrap()["spec"], big["spec"]);
+        let events = store.events_between(0, store.current_rv()).unwrap();
+        assert_eq!(events[0].object.value()["metadata"]["name"], "big");
     }
 }
