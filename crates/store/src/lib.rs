@@ -715,11 +715,23 @@ mod tests {
             let (_, _, mut rx) = store.watch_from(u64::MAX).unwrap();
             put(&store, &key, big.clone());
             put(&store, &small_key, json!({"metadata": {"name": "small"}}));
-            assert!(matches!(store.inner.lock().unwrap().objects.get(&key), Some(Held::Text(_))));
-            assert!(matches!(store.inner.lock().unwrap().objects.get(&small_key), Some(Held::Parsed(_))));
+            assert!(matches!(
+                store.inner.lock().unwrap().objects.get(&key),
+                Some(Held::Text(_))
+            ));
+            assert!(matches!(
+                store.inner.lock().unwrap().objects.get(&small_key),
+                Some(Held::Parsed(_))
+            ));
             let got = store.get(&key).unwrap();
             assert_eq!(got["spec"], big["spec"]);
-            assert_eq!(store.list("apiextensions.k8s.io/customresourcedefinitions", None).0.len(), 1);
+            assert_eq!(
+                store
+                    .list("apiextensions.k8s.io/customresourcedefinitions", None)
+                    .0
+                    .len(),
+                1
+            );
             let meta = store.get_metadata(&key).unwrap();
             assert_eq!(meta["metadata"]["uid"], "u1");
             assert!(meta.get("spec").is_none());
