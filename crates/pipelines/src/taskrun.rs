@@ -437,7 +437,7 @@ async fn mirror(ctx: &Ctx, tr: &TaskRun, live: &TaskPodStatus) {
 // ---------------------------------------------------------------------------
 
 /// A run that cannot start: the reason and message for the condition.
-struct StartError(&'static str, String);
+struct StartError(std::borrow::Cow<'static, str>, String);
 
 async fn start(
     tr: &TaskRun,
@@ -499,7 +499,7 @@ async fn start(
                 &tr.uid().unwrap_or_default(),
             )
             .remove();
-            finish_failed(ctx, &mut st, reason, &message);
+            finish_failed(ctx, &mut st, &reason, &message);
             write_status(ctx, tr, st).await?;
             Ok(Action::await_change())
         }
@@ -526,7 +526,7 @@ async fn prepare_pod(
         retry_count: st.retries_status.len() as u32,
     };
     let prepared = prepare::prepare(&task_spec, &run_spec, &run_ctx)
-        .map_err(|e| StartError(leak(e.reason), e.message))?;
+        .map_err(|e| StartError(e.reason.into(), e.message))?;
     st.task_spec = Some(prepared.task_spec.clone());
 
     let sa_name = if run_spec.service_account_name.is_empty() {
@@ -535,26 +535,25 @@ async fn prepare_pod(
         run_spec.service_account_name.clone()
     };
     let settings = PodSettings::new(run_spec.pod_template.as_ref())
-        .map_err(|e| StartError(reason::POD_CREATION_FAILED, e))?;
+        .map_err(|e| StartError(reason::POD_CREATION_FAILED.into(), e))?;
     let mut pull_secrets = pull_secrets(ctx, &ns, &sa_name).await;
     pull_secrets.extend(named_secrets(ctx, &ns, &settings.image_pull_secrets).await);
     let dirs = RunDirs::new(&ctx.options.data_dir, &ns, &tr.uid().unwrap_or_default());
     dirs.remove();
     dirs.create()
-        .map_err(|e| StartError(reason::POD_CREATION_FAILED, e))?;
+        .map_err(|e| StartError(reason::POD_CREATION_FAILED.into(), e))?;
     let token_ttl =
         timeout_of(&run_spec).min(Duration::from_secs(48 * 3600)) + Duration::from_secs(3600);
     let token = ctx
         .tokens
         .token(&ns, &sa_name, token_ttl)
         .map_err(|e| {
-            StartError(
-                reason::POD_CREATION_FAILED,
+            StartError(reason::POD_CREATION_FAILED.into(),
                 format!("failed to create task run pod {:?}: error looking up service account {ns}/{sa_name}: {e}", key.name),
             )
         })?;
     dirs.write_service_account(&token, &ctx.options.ca_pem, &ns)
-        .map_err(|e| StartError(reason::POD_CREATION_FAILED, e))?;
+        .map_err(|e| StartError(reason::POD_CREATION_FAILED.into(), e))?;
 
     let mut prepared = prepared;
     prepared.volumes.extend(settings.volumes().iter().cloned());
@@ -577,7 +576,7 @@ async fn prepare_pod(
     for (i, c) in prepared.sidecars.iter().chain(&prepared.steps).enumerate() {
         if let Some(script) = &c.script {
             dirs.write_script(&script.file_name, &script.contents)
-                .map_err(|e| StartError(reason::POD_CREATION_FAILED, e))?;
+                .map_err(|e| StartError(reason::POD_CREATION_FAILED.into(), e))?;
         }
         let image = pull(ctx, &name, c, &pull_secrets).await?;
         let mut container = c.container.clone();
@@ -585,7 +584,7 @@ async fn prepare_pod(
         settings.apply(&mut container);
         resolve_env(ctx, &ns, &mut container).await.map_err(|e| {
             StartError(
-                reason::POD_CREATION_FAILED,
+                reason::POD_CREATION_FAILED.into(),
                 format!("{:?}: {e}", c.container_name),
             )
         })?;
@@ -597,8 +596,7 @@ async fn prepare_pod(
         let on_host = |path: &Option<String>| -> Result<Option<std::path::PathBuf>, StartError> {
             let Some(path) = path else { return Ok(None) };
             host_path(&mounts, path).map(Some).ok_or_else(|| {
-                StartError(
-                    prepare::REASON_VALIDATION_FAILED,
+                StartError(prepare::REASON_VALIDATION_FAILED.into(),
                     format!(
                         "{:?}: stdoutConfig/stderrConfig path {path:?} must be under /workspace, /tekton/results, /tekton/home or a workspace",
                         c.container_name
@@ -671,20 +669,6 @@ fn host_path(mounts: &[BindMount], path: &str) -> Option<std::path::PathBuf> {
         .map(|(_, p)| p)
 }
 
-/// Reasons come from a fixed set; keep them `'static` without a lookup table.
-fn leak(reason: String) -> &'static str {
-    match reason.as_str() {
-        reason::COULDNT_GET_TASK => reason::COULDNT_GET_TASK,
-        reason::RESOLUTION_FAILED => reason::RESOLUTION_FAILED,
-        prepare::REASON_VALIDATION_FAILED => prepare::REASON_VALIDATION_FAILED,
-        prepare::REASON_INVALID_PARAM_VALUE => prepare::REASON_INVALID_PARAM_VALUE,
-        prepare::REASON_RESULT_TOO_LARGE => prepare::REASON_RESULT_TOO_LARGE,
-        prepare::REASON_POD_CREATION_FAILED => prepare::REASON_POD_CREATION_FAILED,
-        prepare::REASON_FAILED => prepare::REASON_FAILED,
-        _ => Box::leak(reason.into_boxed_str()),
-    }
-}
-
 /// The Task to run (by reference or inline, v1alpha1 resources lowered) and the run
 /// spec with the resources' params and workspaces added.
 async fn resolve_task(
@@ -700,7 +684,7 @@ async fn resolve_task(
         (Some(r), _) if !r.name.is_empty() => {
             if !r.kind.is_empty() && r.kind != "Task" {
                 return Err(StartError(
-                    reason::COULDNT_GET_TASK,
+                    reason::COULDNT_GET_TASK.into(),
                     format!(
                         "taskRef kind {:?} is not supported by skiff (only Task)",
                         r.kind
@@ -710,7 +694,7 @@ async fn resolve_task(
             let api: Api<Task> = Api::namespaced(ctx.client.clone(), &ns);
             let task = api.get_opt(&r.name).await.map_err(|e| {
                 StartError(
-                    reason::COULDNT_GET_TASK,
+                    reason::COULDNT_GET_TASK.into(),
                     format!(
                         "error when listing tasks for taskRun {}: {e}",
                         tr.name_any()
@@ -719,7 +703,7 @@ async fn resolve_task(
             })?;
             let Some(task) = task else {
                 return Err(StartError(
-                    reason::COULDNT_GET_TASK,
+                    reason::COULDNT_GET_TASK.into(),
                     format!(
                         "error when listing tasks for taskRun {}: tasks.tekton.dev {:?} not found",
                         tr.name_any(),
@@ -737,7 +721,7 @@ async fn resolve_task(
         ),
         _ => {
             return Err(StartError(
-                reason::COULDNT_GET_TASK,
+                reason::COULDNT_GET_TASK.into(),
                 format!("TaskRun {} has neither taskRef nor taskSpec", tr.name_any()),
             ))
         }
@@ -746,7 +730,7 @@ async fn resolve_task(
         return Ok((spec, task_name, run));
     };
     let (spec, lowered) = lowering::lower_task_spec(&spec, &resources, &opts)
-        .map_err(|e| StartError(reason::RESOLUTION_FAILED, e.to_string()))?;
+        .map_err(|e| StartError(reason::RESOLUTION_FAILED.into(), e.to_string()))?;
     // A TaskRun of a PipelineRun gets the params and workspaces from the lowered
     // Pipeline; one of its own binds PipelineResources by name.
     let Some(bindings) = lowering::task_run_resources(&tr.metadata) else {
@@ -755,7 +739,7 @@ async fn resolve_task(
     let known = pipeline_resources(ctx, &ns).await;
     let (params, workspaces) =
         lowering::bind_task_run(&lowered, &bindings, &|n| known.get(n).cloned())
-            .map_err(|e| StartError(reason::RESOLUTION_FAILED, e.to_string()))?;
+            .map_err(|e| StartError(reason::RESOLUTION_FAILED.into(), e.to_string()))?;
     for p in params {
         if !run.params.iter().any(|q| q.name == p.name) {
             run.params.push(p);
@@ -819,8 +803,7 @@ async fn pull(
     secrets: &[Secret],
 ) -> Result<skiff_runtime::ImageRootfs, StartError> {
     let fail = |e: String| {
-        StartError(
-            reason::IMAGE_PULL_FAILED,
+        StartError(reason::IMAGE_PULL_FAILED.into(),
             format!(
                 "the step {:?} in TaskRun {task_run:?} failed to pull the image {:?}. The pod errored with the message: {e}",
                 c.name, c.image
@@ -935,7 +918,7 @@ async fn volumes(
     ns: &str,
     prepared: &PreparedTaskRun,
 ) -> Result<VolumeDirs, StartError> {
-    let fail = |e: String| StartError(reason::POD_CREATION_FAILED, e);
+    let fail = |e: String| StartError(reason::POD_CREATION_FAILED.into(), e);
     let mut out = VolumeDirs {
         workspaces: BTreeMap::new(),
         volumes: BTreeMap::new(),
@@ -1057,7 +1040,7 @@ fn workspace_mounts(
     dirs: &VolumeDirs,
     c: &PreparedContainer,
 ) -> Result<Vec<BindMount>, StartError> {
-    let fail = |e: String| StartError(reason::POD_CREATION_FAILED, e);
+    let fail = |e: String| StartError(reason::POD_CREATION_FAILED.into(), e);
     let mut out = Vec::new();
     for w in &c.workspace_mounts {
         // An optional workspace left unbound has no dir.
@@ -1073,7 +1056,7 @@ fn workspace_mounts(
     for m in c.container.volume_mounts.iter().flatten() {
         let dir = dirs.volumes.get(&m.name).ok_or_else(|| {
             StartError(
-                reason::POD_CREATION_FAILED,
+                reason::POD_CREATION_FAILED.into(),
                 format!(
                     "{:?}: volumeMount {:?} names no volume of the Task",
                     c.container_name, m.name
@@ -1081,7 +1064,7 @@ fn workspace_mounts(
             )
         })?;
         let dir = workdir::sub_path(dir, m.sub_path.as_deref().unwrap_or(""))
-            .map_err(|e| StartError(reason::POD_CREATION_FAILED, e))?;
+            .map_err(|e| StartError(reason::POD_CREATION_FAILED.into(), e))?;
         out.push(BindMount {
             host_path: dir,
             container_path: m.mount_path.clone(),
