@@ -7,27 +7,15 @@
 mod common;
 
 use common::pipelines;
+use common::pipelines::run;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use pipelines::{GitServer, Registry, StepImages};
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 fn git(cwd: &Path, args: &[&str]) -> String {
     let out = run(Command::new("git")

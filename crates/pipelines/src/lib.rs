@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod dag;
+mod gofmt;
 pub mod pipelinerun;
 pub mod pod;
 pub mod pod_template;

@@ -39,6 +39,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
+use crate::gofmt::{go_list, go_map};
 use k8s_openapi::api::core::v1::{Container, EnvFromSource, EnvVar, ResourceRequirements, Volume};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use serde_json::Value;
@@ -567,21 +568,6 @@ fn param_type(p: &ParamSpec) -> &str {
         Some(ParamValue::Object(_)) => "object",
         _ => "string",
     }
-}
-
-/// Go's `%v` of a `[]string`.
-fn go_list<S: AsRef<str>>(items: &[S]) -> String {
-    let items: Vec<&str> = items.iter().map(AsRef::as_ref).collect();
-    format!("[{}]", items.join(" "))
-}
-
-/// Go's `%v` of a `map[string][]string` (keys sorted).
-fn go_map(m: &BTreeMap<String, Vec<String>>) -> String {
-    let parts: Vec<String> = m
-        .iter()
-        .map(|(k, v)| format!("{k}:{}", go_list(v)))
-        .collect();
-    format!("map[{}]", parts.join(" "))
 }
 
 /// `ValidateResolvedTask`: every param without a default has a value, values have the

@@ -63,7 +63,7 @@ pub fn registry_tools() -> Result<(), String> {
 }
 
 /// Runs a command, panicking with its output when it fails.
-fn run(cmd: &mut Command) -> Output {
+pub fn run(cmd: &mut Command) -> Output {
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));

@@ -3,6 +3,9 @@
 
 use std::collections::BTreeMap;
 
+pub(crate) use crate::gofmt::go_quote;
+use crate::gofmt::{go_list, go_map};
+
 /// Reasons of a PipelineRun's `Succeeded` condition (`PipelineRunReason` in Tekton's
 /// `pipelinerun_types.go`).
 pub mod reason {
@@ -50,25 +53,6 @@ pub mod reason {
     pub const CREATE_RUN_FAILED: &str = "CreateRunFailed";
     /// A CEL `when` expression could not be evaluated.
     pub const CEL_EVALUATION_FAILED: &str = "CELEvaluationFailed";
-}
-
-/// Go's `%q` for the names and values in Tekton's messages.
-pub(crate) fn go_quote(s: &str) -> String {
-    format!("{s:?}")
-}
-
-/// Go's `%s` / `%v` of a `[]string`: `[a b]`.
-fn go_list(items: &[String]) -> String {
-    format!("[{}]", items.join(" "))
-}
-
-/// Go's `%v` of a `map[string][]string`: `map[k:[a b]]`.
-fn go_map(m: &BTreeMap<String, Vec<String>>) -> String {
-    let parts: Vec<String> = m
-        .iter()
-        .map(|(k, v)| format!("{k}:{}", go_list(v)))
-        .collect();
-    format!("map[{}]", parts.join(" "))
 }
 
 /// Why a PipelineRun cannot go on; [`PlanError::reason`] and
