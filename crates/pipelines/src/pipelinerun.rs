@@ -14,7 +14,7 @@ use skiff_api::tekton::resources as lowering;
 use skiff_api::tekton::v1::{Pipeline, PipelineRun, PipelineRunStatus, PipelineSpec, TaskRun};
 
 use crate::dag::{self, ChildState};
-use crate::taskrun::set_succeeded;
+use crate::taskrun::{is_done, set_succeeded};
 use crate::{Ctx, Error};
 
 /// Tekton's reason when the Pipeline cannot be found.
@@ -22,17 +22,15 @@ pub const REASON_COULDNT_GET_PIPELINE: &str = "CouldntGetPipeline";
 /// Tekton's reason when PipelineResources cannot be bound.
 pub const REASON_RESOLUTION_FAILED: &str = "PipelineRunResolutionFailed";
 
-fn is_done(status: Option<&PipelineRunStatus>) -> bool {
-    status
-        .and_then(|s| s.status.conditions.as_ref())
-        .into_iter()
-        .flatten()
-        .any(|c| c.type_ == "Succeeded" && c.status != "Unknown")
-}
-
 /// Reconciles one PipelineRun.
 pub async fn reconcile(pr: Arc<PipelineRun>, ctx: Arc<Ctx>) -> Result<Action, Error> {
-    if pr.metadata.deletion_timestamp.is_some() || is_done(pr.status.as_ref()) {
+    if pr.metadata.deletion_timestamp.is_some()
+        || is_done(
+            pr.status
+                .as_ref()
+                .and_then(|s| s.status.conditions.as_ref()),
+        )
+    {
         return Ok(Action::await_change());
     }
     let ns = pr.namespace().unwrap_or_default();

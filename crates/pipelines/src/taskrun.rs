@@ -58,19 +58,13 @@ pub mod reason {
     pub const RESOLUTION_FAILED: &str = "TaskRunResolutionFailed";
 }
 
-/// Whether the `Succeeded` condition is final (True or False).
-pub fn is_done(status: Option<&TaskRunStatus>) -> bool {
-    succeeded(status).is_some_and(|c| c.status != "Unknown")
-}
-
-/// The `Succeeded` condition, if any.
-pub fn succeeded(status: Option<&TaskRunStatus>) -> Option<&Condition> {
-    status?
-        .status
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == "Succeeded")
+/// Whether a run's `Succeeded` condition (among `conditions`) is final (True or False):
+/// the same test for TaskRuns and PipelineRuns.
+pub fn is_done(conditions: Option<&Vec<Condition>>) -> bool {
+    conditions
+        .into_iter()
+        .flatten()
+        .any(|c| c.type_ == "Succeeded" && c.status != "Unknown")
 }
 
 /// Sets the `Succeeded` condition (keeping its transition time if the status is
@@ -127,7 +121,11 @@ pub async fn reconcile(tr: Arc<TaskRun>, ctx: Arc<Ctx>) -> Result<Action, Error>
         },
     };
     let live = ctx.tasks.list_pods().into_iter().find(|p| p.key == key);
-    if is_done(tr.status.as_ref()) {
+    if is_done(
+        tr.status
+            .as_ref()
+            .and_then(|s| s.status.conditions.as_ref()),
+    ) {
         if let Some(p) = live.filter(|p| !p.finished()) {
             ctx.tasks.cancel_pod(&p.key, "Cancelled").await.ok();
         }

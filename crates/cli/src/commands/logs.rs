@@ -140,13 +140,6 @@ pub mod tekton {
         }
     }
 
-    fn done(conditions: Option<&Vec<skiff_api::serving::v1::Condition>>) -> bool {
-        conditions
-            .into_iter()
-            .flatten()
-            .any(|c| c.type_ == "Succeeded" && c.status != "Unknown")
-    }
-
     /// Prints the logs of the run; with `follow`, until it is done.
     pub async fn logs(
         client: &kube::Client,
@@ -164,7 +157,7 @@ pub mod tekton {
             let (runs, finished): (Vec<TaskRun>, bool) = match run {
                 Run::Task(name) => {
                     let tr = trs.get(name).await.map_err(err)?;
-                    let finished = done(
+                    let finished = skiff_pipelines::taskrun::is_done(
                         tr.status
                             .as_ref()
                             .and_then(|s| s.status.conditions.as_ref()),
@@ -173,7 +166,7 @@ pub mod tekton {
                 }
                 Run::Pipeline(name) => {
                     let pr = prs.get(name).await.map_err(err)?;
-                    let finished = done(
+                    let finished = skiff_pipelines::taskrun::is_done(
                         pr.status
                             .as_ref()
                             .and_then(|s| s.status.conditions.as_ref()),
