@@ -368,7 +368,7 @@ async fn task_pod_logs(
     let container = match request.container.clone() {
         Some(c) => c,
         None => {
-            let names: Vec<String> = match runtime.list_pods().into_iter().find(|p| p.key == key) {
+            let names: Vec<String> = match runtime.pod(&key) {
                 Some(p) => p
                     .sidecars
                     .iter()
@@ -396,15 +396,13 @@ async fn task_pod_logs(
     };
     match runtime.pod_logs(&key, &container, options).await {
         Ok(stream) => Ok(stream),
-        Err(skiff_runtime::RuntimeError::NotFound(_)) => {
-            match runtime.list_pods().into_iter().find(|p| p.key == key) {
-                Some(_) => Err(ApiError::bad_request(format!(
-                    "container {container} is not valid for pod {}",
-                    request.pod
-                ))),
-                None => Err(ApiError::not_found("", "pods", &request.pod)),
-            }
-        }
+        Err(skiff_runtime::RuntimeError::NotFound(_)) => match runtime.pod(&key) {
+            Some(_) => Err(ApiError::bad_request(format!(
+                "container {container} is not valid for pod {}",
+                request.pod
+            ))),
+            None => Err(ApiError::not_found("", "pods", &request.pod)),
+        },
         Err(e) => Err(ApiError::internal(e)),
     }
 }

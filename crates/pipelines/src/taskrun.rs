@@ -120,7 +120,7 @@ pub async fn reconcile(tr: Arc<TaskRun>, ctx: Arc<Ctx>) -> Result<Action, Error>
             status.pod_name.clone()
         },
     };
-    let live = ctx.tasks.list_pods().into_iter().find(|p| p.key == key);
+    let live = ctx.tasks.pod(&key);
     if is_done(
         tr.status
             .as_ref()

@@ -310,6 +310,8 @@ pub trait TaskRuntime: Send + Sync + 'static {
     async fn delete_pod(&self, key: &PodKey) -> Result<(), RuntimeError>;
     /// All pods this runtime knows (running and finished).
     fn list_pods(&self) -> Vec<TaskPodStatus>;
+    /// One pod, if this runtime knows it.
+    fn pod(&self, key: &PodKey) -> Option<TaskPodStatus>;
     /// Every status change of any pod, as it happens.
     fn subscribe_pods(&self) -> broadcast::Receiver<TaskPodStatus>;
     /// One container's output; `follow` ends when the container has finished. Works

@@ -280,6 +280,16 @@ impl TaskRuntime for LocalRuntime {
         v
     }
 
+    fn pod(&self, key: &PodKey) -> Option<TaskPodStatus> {
+        self.shared
+            .pods
+            .entries
+            .lock()
+            .unwrap()
+            .get(key)
+            .map(|e| e.status.clone())
+    }
+
     fn subscribe_pods(&self) -> broadcast::Receiver<TaskPodStatus> {
         self.shared.pods.events.subscribe()
     }
