@@ -6,5 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 source scripts/env.sh
+bash scripts/prune-target.sh
 cargo build --workspace --all-targets --locked
 cargo test --workspace --locked -- --test-threads="${SKIFF_TEST_THREADS:-4}"
