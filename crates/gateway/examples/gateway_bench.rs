@@ -6,7 +6,6 @@
 //! `=ADDR` as the backend address the gateway uses a backend already running there.
 //! The gateway serves thread per core ([`Gateway::serve_per_core`]), as `skiff server`.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,8 +14,8 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::rt::TokioIo;
 use skiff_gateway::{
-    Endpoints, Gateway, GatewayConfig, GatewayOptions, HostRoute, RevisionEndpoints, RevisionKey,
-    Split,
+    Endpoints, FastMap, Gateway, GatewayConfig, GatewayOptions, HostRoute, RevisionEndpoints,
+    RevisionKey, Split,
 };
 use tokio::net::TcpListener;
 
@@ -69,10 +68,10 @@ async fn run_gateway(gw_addr: &str, backend_addr: std::net::SocketAddr) {
         }],
     });
     let (_routes_tx, routes) = tokio::sync::watch::channel(Arc::new(GatewayConfig {
-        hosts: HashMap::from([("hello.default.localhost".to_string(), route)]),
+        hosts: FastMap::from_iter([("hello.default.localhost".to_string(), route)]),
     }));
     let (_eps_tx, eps) = tokio::sync::watch::channel(Arc::new(Endpoints {
-        revisions: HashMap::from([(
+        revisions: FastMap::from_iter([(
             key,
             Arc::new(RevisionEndpoints {
                 addresses: vec![backend_addr],

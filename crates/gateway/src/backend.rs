@@ -13,7 +13,6 @@
 //! second by [`crate::Gateway::serve`]) closes those the instance closed and those idle
 //! longer than the idle timeout, and checkout re-checks a connection before using it.
 
-use std::collections::HashMap;
 use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -30,6 +29,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use crate::body::{Body, BoxError};
+use crate::config::FastMap;
 
 type Io = TokioIo<TcpStream>;
 
@@ -65,7 +65,7 @@ struct Idle {
 
 /// Pooled keep-alive connections to instances, keyed by instance address.
 pub struct BackendPool {
-    idle: Mutex<HashMap<SocketAddr, Vec<Idle>>>,
+    idle: Mutex<FastMap<SocketAddr, Vec<Idle>>>,
     idle_timeout: Duration,
     max_idle_per_instance: usize,
 }
@@ -105,7 +105,7 @@ impl BackendPool {
     /// connections need: each in-flight request holds one connection).
     pub fn new(idle_timeout: Duration, max_idle_per_instance: usize) -> Self {
         BackendPool {
-            idle: Mutex::new(HashMap::new()),
+            idle: Mutex::new(FastMap::default()),
             idle_timeout,
             max_idle_per_instance,
         }

@@ -10,13 +10,13 @@
 //! requests but keeps its in-flight ones until they finish, so a traffic or endpoint
 //! change never drops a request.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
-use crate::config::{Endpoints, RevisionEndpoints, RevisionKey};
+use crate::config::{Endpoints, FastMap, RevisionEndpoints, RevisionKey};
 
 /// The instance a request was given, in the request and response extensions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub struct Instance(pub SocketAddr);
 
 /// All revisions' pools.
 pub struct Balancer {
-    pools: Mutex<HashMap<RevisionKey, Arc<Pool>>>,
+    pools: Mutex<FastMap<RevisionKey, Arc<Pool>>>,
     max_queue: usize,
 }
 
@@ -32,7 +32,7 @@ impl Balancer {
     /// A balancer whose per-revision wait queues hold at most `max_queue` requests.
     pub fn new(max_queue: usize) -> Self {
         Balancer {
-            pools: Mutex::new(HashMap::new()),
+            pools: Mutex::new(FastMap::default()),
             max_queue,
         }
     }

@@ -59,39 +59,102 @@ pub fn upgrade_protocol(version: Version, headers: &HeaderMap) -> Option<HeaderV
     headers.get(header::UPGRADE).cloned()
 }
 
+/// True for a header that describes one hop: [`HOP_BY_HOP`] and `Upgrade` (which a
+/// proxy only passes on for an upgrade it takes part in).
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    name == header::UPGRADE || HOP_BY_HOP.contains(name)
+}
+
+/// True if every `Connection` value is `keep-alive` or `close`: options of the
+/// connection itself, naming no other header to remove.
+fn names_only_connection_options(headers: &HeaderMap) -> bool {
+    headers.get_all(header::CONNECTION).iter().all(|v| {
+        let v = v.as_bytes();
+        v.eq_ignore_ascii_case(b"keep-alive") || v.eq_ignore_ascii_case(b"close")
+    })
+}
+
 /// Removes hop-by-hop headers, including those named in `Connection`. `te: trailers`
 /// survives (it is end-to-end in meaning), as in Go's reverse proxy.
+///
+/// On every request and response: one pass over the names finds the few present
+/// (most messages carry none, or only `Connection: keep-alive`), and only those are
+/// looked up and removed.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let mut doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|n| is_hop_by_hop(n))
+        .cloned()
+        .collect();
+    if doomed.is_empty() {
+        return;
+    }
+    if doomed == [header::CONNECTION] && names_only_connection_options(headers) {
+        // The usual case: `Connection: keep-alive` (or `close`) and nothing else.
+        headers.remove(header::CONNECTION);
+        return;
+    }
+    let te_trailers = doomed.contains(&header::TE)
+        && headers
+            .get_all(header::TE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case("trailers"));
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .map(str::trim)
+        .filter(|t| headers.contains_key(*t))
+        .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
         .collect();
-    let te_trailers = headers
-        .get_all(header::TE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("trailers"));
-    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+    doomed.extend(named);
+    for name in &doomed {
         headers.remove(name);
     }
-    headers.remove(header::UPGRADE);
     if te_trailers {
         headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
+}
+
+/// Appends `ip` in its text form to `out`. IPv4 (every request on an IPv4
+/// listener) is written digit by digit: `fmt`'s padding machinery was a tenth of
+/// the gateway's own work per request.
+fn push_ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, b) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                if b >= 100 {
+                    out.push(char::from(b'0' + b / 100));
+                }
+                if b >= 10 {
+                    out.push(char::from(b'0' + b / 10 % 10));
+                }
+                out.push(char::from(b'0' + b % 10));
+            }
+        }
+        IpAddr::V6(v6) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{v6}");
+        }
     }
 }
 
 /// Appends a `Forwarded` node (`for=`) to `out`: IPv6 addresses are bracketed and
 /// quoted (RFC 7239 §6).
 fn push_forwarded_node(out: &mut String, ip: IpAddr) {
-    use std::fmt::Write;
-    let _ = match ip {
-        IpAddr::V4(v4) => write!(out, "{v4}"),
-        IpAddr::V6(v6) => write!(out, "\"[{v6}]\""),
-    };
+    if ip.is_ipv6() {
+        out.push_str("\"[");
+        push_ip(out, ip);
+        out.push_str("]\"");
+    } else {
+        push_ip(out, ip);
+    }
 }
 
 /// Appends a `Forwarded` value to `out`: a token if it is one, else a quoted string.
@@ -101,16 +164,18 @@ fn push_forwarded_value(out: &mut String, v: &str) {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
     if token {
         out.push_str(v);
-    } else {
-        out.push('"');
-        for c in v.chars() {
-            if c == '\\' || c == '"' {
-                out.push('\\');
-            }
-            out.push(c);
-        }
-        out.push('"');
+        return;
     }
+    out.push('"');
+    let mut rest = v;
+    while let Some(i) = rest.find(['\\', '"']) {
+        out.push_str(&rest[..i]);
+        out.push('\\');
+        out.push_str(&rest[i..i + 1]);
+        rest = &rest[i + 1..];
+    }
+    out.push_str(rest);
+    out.push('"');
 }
 
 /// A header value from a string built for it, without copying it again.
@@ -153,10 +218,7 @@ fn set_forwarding_headers_with(
         xff.push_str(headers[&X_FORWARDED_FOR].to_str().unwrap_or_default());
         xff.push_str(", ");
     }
-    {
-        use std::fmt::Write;
-        let _ = write!(xff, "{client}");
-    }
+    push_ip(&mut xff, client);
     if let Some(v) = header_value(xff) {
         headers.insert(X_FORWARDED_FOR.clone(), v);
     }
@@ -424,6 +486,44 @@ mod tests {
         assert_eq!(h.len(), 2, "{h:?}");
         assert_eq!(h["te"], "trailers");
         assert_eq!(h["x-end-to-end"], "kept");
+    }
+
+    #[test]
+    fn messages_without_hop_by_hop_headers_keep_theirs() {
+        let mut h = HeaderMap::new();
+        h.insert("content-type", "text/plain".parse().unwrap());
+        h.append("x-many", "1".parse().unwrap());
+        h.append("x-many", "2".parse().unwrap());
+        let before = h.clone();
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h, before);
+        h.insert("connection", "close".parse().unwrap());
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h, before);
+        h.insert("connection", "Keep-Alive".parse().unwrap());
+        h.insert("te", "gzip".parse().unwrap());
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h, before);
+    }
+
+    #[test]
+    fn ip_text_matches_display() {
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.99.100.255",
+            "192.168.9.10",
+            "::1",
+            "fe80::1:2",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            let mut out = String::new();
+            push_ip(&mut out, ip);
+            assert_eq!(out, ip.to_string());
+        }
+        let mut out = String::new();
+        push_forwarded_value(&mut out, r#"a"b\c:1"#);
+        assert_eq!(out, r#""a\"b\\c:1""#);
     }
 
     #[test]

@@ -59,7 +59,7 @@ use tower::util::BoxCloneSyncService;
 
 pub use crate::body::{Body, BoxError};
 pub use crate::config::{
-    Endpoints, GatewayConfig, HostRoute, RevisionEndpoints, RevisionKey, Split,
+    Endpoints, FastMap, GatewayConfig, HostRoute, RevisionEndpoints, RevisionKey, Split,
 };
 pub use crate::forward::ConnInfo;
 pub use crate::metrics::{AutoscalerReport, RevisionLabels};

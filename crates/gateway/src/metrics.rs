@@ -5,7 +5,6 @@
 //! prometheus-client writes OpenMetrics text, where a counter's sample carries the
 //! `_total` suffix: the series is `revision_request_count_total`.
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -16,7 +15,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::config::{Endpoints, RevisionEndpoints, RevisionKey};
+use crate::config::{Endpoints, FastMap, RevisionEndpoints, RevisionKey};
 use crate::stats::{ConcurrencyMeter, ScalingStats};
 
 /// Knative's request-latency buckets (milliseconds), as in its `defaultLatencyDistribution`.
@@ -71,7 +70,7 @@ pub struct Metrics {
     autoscaler: AutoscalerFamilies,
     /// Per-revision metric handles, so a request touches no label set (no string
     /// clones, no hashing of labels) on its way: see [`Metrics::revision`].
-    revisions: RwLock<HashMap<RevisionKey, CachedRevision>>,
+    revisions: RwLock<FastMap<RevisionKey, CachedRevision>>,
     /// The autoscaler's inputs (mean concurrency, request counts, pokes).
     stats: Arc<ScalingStats>,
 }
@@ -136,7 +135,7 @@ impl Metrics {
             request_latencies,
             in_flight,
             ready_instances,
-            revisions: RwLock::new(HashMap::new()),
+            revisions: RwLock::new(FastMap::default()),
             stats,
         }
     }

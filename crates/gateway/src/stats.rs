@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use crate::config::RevisionKey;
+use crate::config::{FastMap, RevisionKey};
 use crate::metrics::{AutoscalerReport, RevisionLabels};
 
 /// Integrates one revision's in-flight requests over time.
@@ -127,7 +127,7 @@ impl ConcurrencyMeter {
 /// (the other way) the autoscaler's latest decisions for `/metrics`.
 #[derive(Debug, Default)]
 pub struct ScalingStats {
-    meters: RwLock<HashMap<RevisionKey, Arc<ConcurrencyMeter>>>,
+    meters: RwLock<FastMap<RevisionKey, Arc<ConcurrencyMeter>>>,
     poked: Mutex<HashSet<RevisionKey>>,
     pokes: Notify,
     reports: Mutex<HashMap<RevisionKey, (RevisionLabels, AutoscalerReport)>>,
