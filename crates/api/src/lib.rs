@@ -15,6 +15,7 @@
 
 pub mod admission;
 pub mod autoscaling;
+pub mod clock;
 mod crds;
 pub mod serving;
 pub mod tekton;

@@ -991,8 +991,10 @@ mod burst_from_zero {
     /// (⌈190 / (10 × 0.7)⌉ = 28) in panic mode.
     #[test]
     fn first_second_of_data_sizes_the_burst() {
-        let mut config = AutoscalerConfig::default();
-        config.allow_zero_initial_scale = true;
+        let config = AutoscalerConfig {
+            allow_zero_initial_scale: true,
+            ..Default::default()
+        };
         let annotations = BTreeMap::from([(
             "autoscaling.knative.dev/initial-scale".to_string(),
             "0".to_string(),

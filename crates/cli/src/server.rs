@@ -323,7 +323,7 @@ async fn start_pipelines(
             ca_pem,
             git_image: git_image.to_string(),
         },
-        Arc::new(skiff_pipelines::SystemClock),
+        Arc::new(skiff_pipelines::SecondsClock),
     );
     Ok(())
 }

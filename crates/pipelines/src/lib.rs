@@ -49,22 +49,9 @@ pub trait TokenIssuer: Send + Sync + 'static {
     fn token(&self, namespace: &str, name: &str, ttl: Duration) -> Result<String, String>;
 }
 
-/// The time source of timeouts and condition times, injectable for tests.
-pub trait Clock: Send + Sync + 'static {
-    /// The current time.
-    fn now(&self) -> jiff::Timestamp;
-}
-
-/// The wall clock, truncated to seconds (as API times are stored).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> jiff::Timestamp {
-        let now = jiff::Timestamp::now();
-        jiff::Timestamp::from_second(now.as_second()).unwrap_or(now)
-    }
-}
+/// The time source of timeouts and condition times, injectable for tests (the
+/// controllers run on [`SecondsClock`], the precision API times are stored with).
+pub use skiff_api::clock::{Clock, SecondsClock};
 
 /// How the pipeline controllers are set up.
 #[derive(Clone, Debug)]

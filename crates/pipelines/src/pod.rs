@@ -5,29 +5,25 @@
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{json, Value};
+use skiff_api::clock::k8s_time;
 use skiff_runtime::{ContainerPhase, ContainerRunState, PodPhase, TaskPodStatus};
 
 /// The field manager the Pods are written with.
 const MANAGER: &str = "skiff-pipelines";
-
-/// Kubernetes' `Time` format.
-pub fn time(t: jiff::Timestamp) -> String {
-    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
 
 /// A container's state as Kubernetes shows it (`waiting`, `running`, `terminated`).
 pub fn container_state(c: &ContainerRunState) -> Value {
     match c.phase {
         ContainerPhase::Waiting => json!({"waiting": {"reason": "PodInitializing"}}),
         ContainerPhase::Running => {
-            json!({"running": {"startedAt": c.started_at.map(time)}})
+            json!({"running": {"startedAt": c.started_at.map(k8s_time)}})
         }
         ContainerPhase::Terminated => {
             let mut t = json!({
                 "exitCode": c.exit_code.unwrap_or(0),
                 "reason": c.reason,
-                "startedAt": c.started_at.map(time),
-                "finishedAt": c.finished_at.map(time),
+                "startedAt": c.started_at.map(k8s_time),
+                "finishedAt": c.finished_at.map(k8s_time),
             });
             if !c.message.is_empty() {
                 t["message"] = json!(c.message);
@@ -89,7 +85,7 @@ pub fn pod_for(status: &TaskPodStatus, images: &[String], owner: (&str, &str)) -
         "status": {
             "phase": phase,
             "podIP": status.ip.map(|ip| ip.to_string()),
-            "startTime": status.started_at.map(time),
+            "startTime": status.started_at.map(k8s_time),
             "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}],
             "containerStatuses": statuses,
         },

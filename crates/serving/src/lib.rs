@@ -45,22 +45,9 @@ use tokio::task::JoinHandle;
 pub use domain::DomainConfig;
 pub use labels::*;
 
-/// The time source of every time-dependent decision (progress deadlines), injectable so
-/// tests need not wait.
-pub trait Clock: Send + Sync + 'static {
-    /// The current time.
-    fn now(&self) -> jiff::Timestamp;
-}
-
-/// The wall clock.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> jiff::Timestamp {
-        jiff::Timestamp::now()
-    }
-}
+/// The time source of every time-dependent decision (progress deadlines), injectable
+/// so tests need not wait.
+pub use skiff_api::clock::{Clock, SystemClock};
 
 /// How the controllers behave; defaults match Knative's defaults on one machine.
 #[derive(Clone)]

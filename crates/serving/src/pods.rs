@@ -18,7 +18,7 @@ const MANAGER: &str = "skiff-runtime";
 /// The Pod object that shows one instance.
 pub fn pod_for(instance: &InstanceStatus) -> Value {
     let ready = instance.phase == Phase::Ready;
-    let ts = |t: &Option<jiff::Timestamp>| t.map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+    let ts = |t: &Option<jiff::Timestamp>| t.map(skiff_api::clock::k8s_time);
     let state = match instance.phase {
         Phase::Starting | Phase::Ready => {
             json!({"running": {"startedAt": ts(&instance.started_at)}})

@@ -3,12 +3,14 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
+use skiff_api::clock::ManualClock;
 use skiff_api::v1::{Configuration, Revision, Route, Service};
 use skiff_runtime::Phase;
 use skiff_serving::ServingOptions;
@@ -600,7 +602,7 @@ async fn crashing_container_reports_exit_code() {
 
 #[tokio::test]
 async fn progress_deadline_exceeded() {
-    let clock = TestClock::new();
+    let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
     let h = start(ServingOptions {
         clock: clock.clone(),
         ..Default::default()

@@ -21,7 +21,7 @@ use skiff_runtime::{
     ExitInfo, ImageRootfs, InstanceSpec, InstanceStatus, LogOptions, Phase, RevisionKey, Runtime,
     RuntimeError,
 };
-use skiff_serving::{Clock, ImageSource, Serving, ServingOptions};
+use skiff_serving::{ImageSource, Serving, ServingOptions};
 use skiff_store::{Store, StoreOptions};
 use tokio::sync::broadcast;
 
@@ -195,25 +195,6 @@ impl ImageSource for FakeImages {
             working_dir: None,
             user: None,
         })
-    }
-}
-
-/// A clock tests move by hand.
-pub struct TestClock(Mutex<jiff::Timestamp>);
-
-impl TestClock {
-    pub fn new() -> Arc<Self> {
-        Arc::new(TestClock(Mutex::new(jiff::Timestamp::now())))
-    }
-    pub fn advance(&self, d: Duration) {
-        let mut t = self.0.lock().unwrap();
-        *t += jiff::SignedDuration::try_from(d).unwrap();
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> jiff::Timestamp {
-        *self.0.lock().unwrap()
     }
 }
 
