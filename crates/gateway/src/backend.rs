@@ -6,6 +6,9 @@
 //! spawned-connection client such as hyper-util's costs). When the response body has
 //! ended and the connection is idle again, it goes back to the pool.
 //!
+//! Requests without a body (nearly all) skip hyper's client: [`crate::h1`] writes
+//! them and reads the response on connections of its own pool.
+//!
 //! Upgrade requests (WebSocket) get a fresh connection driven by its own task, since
 //! the upgraded tunnel outlives the request.
 //!
@@ -30,6 +33,7 @@ use tokio::net::TcpStream;
 
 use crate::body::{Body, BoxError};
 use crate::config::FastMap;
+use crate::h1::{H1Error, RawBody, RawConn};
 
 type Io = TokioIo<TcpStream>;
 
@@ -58,14 +62,16 @@ impl Conn {
     }
 }
 
-struct Idle {
-    conn: Conn,
+struct Idle<C> {
+    conn: C,
     since: Instant,
 }
 
-/// Pooled keep-alive connections to instances, keyed by instance address.
+/// Pooled keep-alive connections to instances, keyed by instance address: hyper's
+/// (for requests with a body) and [`crate::h1`]'s (for the rest).
 pub struct BackendPool {
-    idle: Mutex<FastMap<SocketAddr, Vec<Idle>>>,
+    idle: Mutex<FastMap<SocketAddr, Vec<Idle<Conn>>>>,
+    idle_raw: Mutex<FastMap<SocketAddr, Vec<Idle<Box<RawConn>>>>>,
     idle_timeout: Duration,
     max_idle_per_instance: usize,
 }
@@ -79,6 +85,9 @@ pub enum BackendError {
     /// The HTTP/1.1 exchange failed.
     #[error(transparent)]
     Http(#[from] hyper::Error),
+    /// The HTTP/1.1 exchange of a request without a body failed.
+    #[error(transparent)]
+    Exchange(#[from] H1Error),
 }
 
 /// A request that failed, and the request itself if it was never sent.
@@ -106,6 +115,7 @@ impl BackendPool {
     pub fn new(idle_timeout: Duration, max_idle_per_instance: usize) -> Self {
         BackendPool {
             idle: Mutex::new(FastMap::default()),
+            idle_raw: Mutex::new(FastMap::default()),
             idle_timeout,
             max_idle_per_instance,
         }
@@ -126,6 +136,30 @@ impl BackendPool {
             if poll_fn(|cx| Poll::Ready(conn.usable(cx))).await {
                 return Some(conn);
             }
+        }
+    }
+
+    /// An idle [`crate::h1`] connection to `addr` that is still open, if any.
+    fn checkout_raw(&self, addr: SocketAddr) -> Option<Box<RawConn>> {
+        let mut pools = self.idle_raw.lock().unwrap();
+        let list = pools.get_mut(&addr)?;
+        while let Some(idle) = list.pop() {
+            if idle.since.elapsed() < self.idle_timeout && idle.conn.usable() {
+                return Some(idle.conn);
+            }
+        }
+        None
+    }
+
+    /// Pools a [`crate::h1`] connection whose response has ended.
+    pub(crate) fn checkin_raw(&self, addr: SocketAddr, conn: Box<RawConn>) {
+        let mut pools = self.idle_raw.lock().unwrap();
+        let list = pools.entry(addr).or_default();
+        if list.len() < self.max_idle_per_instance {
+            list.push(Idle {
+                conn,
+                since: Instant::now(),
+            });
         }
     }
 
@@ -151,11 +185,19 @@ impl BackendPool {
             });
             !list.is_empty()
         });
+        drop(pools);
+        let mut pools = self.idle_raw.lock().unwrap();
+        pools.retain(|_, list| {
+            list.retain(|idle| idle.since.elapsed() < self.idle_timeout && idle.conn.usable());
+            !list.is_empty()
+        });
     }
 
     /// Idle pooled connections (all instances), for tests and diagnostics.
     pub fn idle_count(&self) -> usize {
-        self.idle.lock().unwrap().values().map(Vec::len).sum()
+        let hyper: usize = self.idle.lock().unwrap().values().map(Vec::len).sum();
+        let raw: usize = self.idle_raw.lock().unwrap().values().map(Vec::len).sum();
+        hyper + raw
     }
 
     async fn connect(addr: SocketAddr) -> Result<Conn, BackendError> {
@@ -179,6 +221,9 @@ impl BackendPool {
         addr: SocketAddr,
         req: Request<Body>,
     ) -> Result<Response<Body>, SendError> {
+        if req.body().is_end_stream() {
+            return self.send_without_body(addr, req).await;
+        }
         let mut req = req;
         // A pooled connection may turn out closed when the request is handed to it;
         // then the request was not sent and goes on a new connection.
@@ -220,6 +265,47 @@ impl BackendPool {
                     None => return Err(SendError::sent(err.into_error())),
                 },
                 Err(err) => return Err(SendError::sent(err.into_error())),
+            }
+        }
+    }
+
+    /// [`BackendPool::send`] for a request without a body, over [`crate::h1`].
+    async fn send_without_body(
+        self: &Arc<Self>,
+        addr: SocketAddr,
+        req: Request<Body>,
+    ) -> Result<Response<Body>, SendError> {
+        let mut pooled = true;
+        loop {
+            let mut conn = match self.checkout_raw(addr).filter(|_| pooled) {
+                Some(conn) => conn,
+                None => {
+                    pooled = false;
+                    match RawConn::connect(addr).await {
+                        Ok(conn) => conn,
+                        Err(err) => {
+                            return Err(SendError {
+                                error: BackendError::Connect(err),
+                                unsent: Some(req),
+                            })
+                        }
+                    }
+                }
+            };
+            match conn.exchange(&req).await {
+                Ok((parts, framing, keep_alive)) => {
+                    let body = RawBody::new(conn, framing, keep_alive, self.clone(), addr);
+                    return Ok(Response::from_parts(parts, Body::new(body)));
+                }
+                // A pooled connection the instance closed while it idled: again, on a
+                // new one.
+                Err(err) if pooled && err.retry_safe => pooled = false,
+                Err(err) => {
+                    return Err(SendError {
+                        error: err.error.into(),
+                        unsent: None,
+                    })
+                }
             }
         }
     }

@@ -35,6 +35,7 @@ pub mod body;
 pub mod config;
 pub mod endpoints;
 pub mod forward;
+mod h1;
 pub mod metrics;
 pub mod observe;
 pub mod route;
