@@ -24,7 +24,9 @@
 //! | [`forward`] | proxy headers, HTTP/1.1 to the instance, upgrades |
 //!
 //! [`backend::BackendPool`] holds the keep-alive connections to instances; a request
-//! drives its backend connection itself, so a proxied request runs in one task.
+//! drives its backend connection itself, so a proxied request runs in one task. A
+//! request without a body (nearly all) goes over the gateway's own lean HTTP/1.1
+//! exchange (`h1`); one with a body, or an upgrade, over hyper's client.
 //! The routing work happens synchronously when the request arrives (no per-request
 //! clone of the stack); per-revision metric handles are cached
 //! ([`metrics::Metrics::revision`]) so requests build no label sets.
