@@ -677,9 +677,24 @@ spec:
     };
     assert_eq!(claim_dirs().len(), 1, "{:?}", claim_dirs());
     env.kubectl(&["delete", "pipelinerun", "diamond-run"]);
-    common::eventually("the claim to go", Duration::from_secs(30), || {
-        claim_dirs().is_empty().then_some(())
-    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !claim_dirs().is_empty() {
+        if std::time::Instant::now() > deadline {
+            panic!(
+                "the claim did not go: {:?}; owners: {:?}; pipelineruns: {}\nserver log:\n{}",
+                claim_dirs(),
+                std::fs::read_dir(claims.join(".owners"))
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+                    .collect::<Vec<_>>(),
+                env.kubectl(&["get", "pipelineruns", "-o", "name"]),
+                common::serving::tail(&env.server.log(), 80)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
     env.finish();
 }
 

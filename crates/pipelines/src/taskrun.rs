@@ -444,6 +444,29 @@ async fn start(
     key: PodKey,
 ) -> Result<Action, Error> {
     let now = ctx.clock.now();
+    if let Some(pod) = ctx.tasks.pod(&key) {
+        // An earlier reconcile started this pod and this (cached) object does not
+        // show its status write yet, or that write lost a conflict. Preparing again
+        // would wipe the running pod's directories: adopt the pod instead.
+        if let Err(StartError(reason, message)) = resolve(tr, ctx, &mut st).await {
+            tracing::debug!(%reason, %message, pod = %key, "resolving the Task of a started pod");
+        }
+        st.start_time.get_or_insert(Time(now));
+        st.completion_time = None;
+        let task = st.task_spec.clone();
+        observe(&mut st, &pod, task.as_ref());
+        set_succeeded(
+            &mut st.status.conditions,
+            "Unknown",
+            reason::PENDING,
+            "Pending",
+            now,
+        );
+        write_status(ctx, tr, st).await?;
+        return Ok(Action::requeue(
+            timeout_of(&tr.spec).min(Duration::from_secs(60)),
+        ));
+    }
     match prepare_pod(tr, ctx, &mut st, &key).await {
         Ok(spec) => {
             let images: Vec<String> = spec
@@ -506,6 +529,28 @@ async fn start(
 
 /// Resolves the Task (lowering v1alpha1 resources), prepares the containers, pulls
 /// the images and lays out the dirs: everything up to the runtime call.
+/// Resolves the run's Task and substitutes its params (recording the result as
+/// `status.taskSpec`): what the pod will run, without touching anything on disk.
+async fn resolve(
+    tr: &TaskRun,
+    ctx: &Arc<Ctx>,
+    st: &mut TaskRunStatus,
+) -> Result<(prepare::PreparedTaskRun, TaskRunSpec), StartError> {
+    let (task_spec, task_name, run_spec) = resolve_task(tr, ctx).await?;
+    st.task_spec = Some(task_spec.clone());
+    let run_ctx = RunContext {
+        task_run_name: tr.name_any(),
+        task_run_namespace: tr.namespace().unwrap_or_default(),
+        task_run_uid: tr.uid().unwrap_or_default(),
+        task_name,
+        retry_count: st.retries_status.len() as u32,
+    };
+    let prepared = prepare::prepare(&task_spec, &run_spec, &run_ctx)
+        .map_err(|e| StartError(e.reason.into(), e.message))?;
+    st.task_spec = Some(prepared.task_spec.clone());
+    Ok((prepared, run_spec))
+}
+
 async fn prepare_pod(
     tr: &TaskRun,
     ctx: &Arc<Ctx>,
@@ -514,18 +559,7 @@ async fn prepare_pod(
 ) -> Result<TaskPodSpec, StartError> {
     let ns = key.namespace.clone();
     let name = tr.name_any();
-    let (task_spec, task_name, run_spec) = resolve_task(tr, ctx).await?;
-    st.task_spec = Some(task_spec.clone());
-    let run_ctx = RunContext {
-        task_run_name: name.clone(),
-        task_run_namespace: ns.clone(),
-        task_run_uid: tr.uid().unwrap_or_default(),
-        task_name,
-        retry_count: st.retries_status.len() as u32,
-    };
-    let prepared = prepare::prepare(&task_spec, &run_spec, &run_ctx)
-        .map_err(|e| StartError(e.reason.into(), e.message))?;
-    st.task_spec = Some(prepared.task_spec.clone());
+    let (prepared, run_spec) = resolve(tr, ctx, st).await?;
 
     let sa_name = if run_spec.service_account_name.is_empty() {
         "default".to_string()
