@@ -197,7 +197,7 @@ static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-prot
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// [`set_forwarding_headers`] with the host also as a header value (shared, not
-/// copied, into `X-Forwarded-Host`). Builds each value in one allocation.
+/// copied, into `X-Forwarded-Host`).
 fn set_forwarding_headers_with(
     headers: &mut HeaderMap,
     client: IpAddr,
@@ -205,21 +205,38 @@ fn set_forwarding_headers_with(
     host: &str,
     proto: &str,
 ) {
-    let prior = |headers: &HeaderMap, name: &HeaderName| {
+    let prior = |name: &HeaderName| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .filter(|p| !p.trim().is_empty())
-            .map(|p| p.len())
     };
-    // X-Forwarded-For: prior, client
-    let mut xff = String::with_capacity(prior(headers, &X_FORWARDED_FOR).map_or(0, |n| n + 2) + 40);
-    if prior(headers, &X_FORWARDED_FOR).is_some() {
-        xff.push_str(headers[&X_FORWARDED_FOR].to_str().unwrap_or_default());
-        xff.push_str(", ");
-    }
-    push_ip(&mut xff, client);
-    if let Some(v) = header_value(xff) {
+    let (xff, fwd) = match (prior(&X_FORWARDED_FOR), prior(&header::FORWARDED)) {
+        // The usual case (this gateway is the edge): the values depend on the client,
+        // host and scheme alone, which stay the same request after request.
+        (None, None) => FORWARDING_MEMO.with(|memo| {
+            let mut memo = memo.borrow_mut();
+            if let Some(m) = memo
+                .as_ref()
+                .filter(|m| m.client == client && m.proto == proto && m.host == *host_value)
+            {
+                return (Some(m.xff.clone()), Some(m.forwarded.clone()));
+            }
+            let (xff, fwd) = forwarding_values(None, None, client, host, proto);
+            if let (Some(x), Some(f)) = (&xff, &fwd) {
+                *memo = Some(ForwardingMemo {
+                    client,
+                    host: host_value.clone(),
+                    proto: proto.to_string(),
+                    xff: x.clone(),
+                    forwarded: f.clone(),
+                });
+            }
+            (xff, fwd)
+        }),
+        (xff, fwd) => forwarding_values(xff, fwd, client, host, proto),
+    };
+    if let Some(v) = xff {
         headers.insert(X_FORWARDED_FOR.clone(), v);
     }
     let proto_value = match proto {
@@ -231,11 +248,32 @@ fn set_forwarding_headers_with(
         headers.insert(X_FORWARDED_PROTO.clone(), v);
     }
     headers.insert(X_FORWARDED_HOST.clone(), host_value.clone());
+    if let Some(v) = fwd {
+        headers.insert(header::FORWARDED, v);
+    }
+}
+
+/// The `X-Forwarded-For` and `Forwarded` values for a request from `client` to
+/// `host` over `proto`, after the values the request came with (if any). Each is
+/// built in one allocation.
+fn forwarding_values(
+    prior_xff: Option<&str>,
+    prior_fwd: Option<&str>,
+    client: IpAddr,
+    host: &str,
+    proto: &str,
+) -> (Option<HeaderValue>, Option<HeaderValue>) {
+    // X-Forwarded-For: prior, client
+    let mut xff = String::with_capacity(prior_xff.map_or(0, |p| p.len() + 2) + 40);
+    if let Some(p) = prior_xff {
+        xff.push_str(p);
+        xff.push_str(", ");
+    }
+    push_ip(&mut xff, client);
     // Forwarded: prior, for=…;host=…;proto=…
-    let prior_len = prior(headers, &header::FORWARDED);
-    let mut fwd = String::with_capacity(prior_len.map_or(0, |n| n + 2) + host.len() + 64);
-    if prior_len.is_some() {
-        fwd.push_str(headers[header::FORWARDED].to_str().unwrap_or_default());
+    let mut fwd = String::with_capacity(prior_fwd.map_or(0, |p| p.len() + 2) + host.len() + 64);
+    if let Some(p) = prior_fwd {
+        fwd.push_str(p);
         fwd.push_str(", ");
     }
     fwd.push_str("for=");
@@ -244,9 +282,22 @@ fn set_forwarding_headers_with(
     push_forwarded_value(&mut fwd, host);
     fwd.push_str(";proto=");
     push_forwarded_value(&mut fwd, proto);
-    if let Some(v) = header_value(fwd) {
-        headers.insert(header::FORWARDED, v);
-    }
+    (header_value(xff), header_value(fwd))
+}
+
+/// The forwarding values a gateway thread built last, for the next request with the
+/// same client, host and scheme (a pure function's result, so never stale).
+struct ForwardingMemo {
+    client: IpAddr,
+    host: HeaderValue,
+    proto: String,
+    xff: HeaderValue,
+    forwarded: HeaderValue,
+}
+
+thread_local! {
+    static FORWARDING_MEMO: std::cell::RefCell<Option<ForwardingMemo>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 /// The connections to instances: pooled keep-alive HTTP/1.1, no Nagle, driven inline
@@ -504,6 +555,30 @@ mod tests {
         h.insert("te", "gzip".parse().unwrap());
         strip_hop_by_hop(&mut h);
         assert_eq!(h, before);
+    }
+
+    #[test]
+    fn remembered_forwarding_values_are_per_client_host_and_scheme() {
+        let forwarded = |client: &str, host: &str, proto: &str| {
+            let mut h = HeaderMap::new();
+            set_forwarding_headers(&mut h, client.parse().unwrap(), host, proto);
+            (h["x-forwarded-for"].clone(), h["forwarded"].clone())
+        };
+        for _ in 0..2 {
+            assert_eq!(
+                forwarded("10.0.0.1", "a.b", "http").1,
+                "for=10.0.0.1;host=a.b;proto=http"
+            );
+            assert_eq!(
+                forwarded("10.0.0.1", "c.d", "http").1,
+                "for=10.0.0.1;host=c.d;proto=http"
+            );
+            assert_eq!(forwarded("10.0.0.2", "c.d", "http").0, "10.0.0.2");
+            assert_eq!(
+                forwarded("10.0.0.2", "c.d", "https").1,
+                "for=10.0.0.2;host=c.d;proto=https"
+            );
+        }
     }
 
     #[test]

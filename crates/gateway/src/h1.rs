@@ -35,6 +35,8 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
 /// Most bytes a chunk-size line may take (extensions included).
 const MAX_CHUNK_LINE: usize = 4 * 1024;
+/// Header fields a response's map has room for (see [`parse_head`]).
+const RECYCLED_MAP_CAPACITY: usize = 24;
 /// Room a read asks for when the buffer is nearly full.
 const READ_SIZE: usize = 8 * 1024;
 
@@ -267,7 +269,10 @@ fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Option<Head>, H1
         }
         return Ok(Some(Head::Interim));
     }
-    let mut headers = HeaderMap::with_capacity(spans.len());
+    // Room to spare: hyper's server keeps a response's map, cleared, as the map the
+    // next request on its connection is parsed into, and that request gains the
+    // forwarding headers; without room it would grow (rehash) on every request.
+    let mut headers = HeaderMap::with_capacity(spans.len().max(RECYCLED_MAP_CAPACITY));
     for (name, start, len) in spans {
         let value = HeaderValue::from_maybe_shared(head.slice(start..start + len))
             .map_err(|_| H1Error::Malformed("invalid header value"))?;
