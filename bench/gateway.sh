@@ -7,7 +7,9 @@
 # How to run (as root, from anywhere):
 #     bash bench/gateway.sh
 # Knobs (environment):
-#     DURATION=10s CONNS=64 THREADS=2 ROUNDS=3 WARMUP=2s BASE_PORT=28180
+#     DURATION=10s CONNS=64 THREADS=2 ROUNDS=5 WARMUP=2s BASE_PORT=28180
+#     (5 rounds: on this shared 2-core VM one round of either proxy moves ±10%, and
+#     with the two at parity 3-round medians flipped the verdict run to run)
 #     BACKEND=sample   the project's sample app (`skiff-sample-app`, thread per connection)
 #     BACKEND=hyper    a tiny hyper server (the gateway_bench example with `-`)
 #     WRITE=0          do not touch bench/RESULTS.md
@@ -25,7 +27,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 WARMUP=${WARMUP:-2s}
 BASE_PORT=${BASE_PORT:-28180}
 BACKEND=${BACKEND:-sample}
