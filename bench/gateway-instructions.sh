@@ -61,44 +61,10 @@ PORT=$BACKEND_PORT TARGET=World "$WORK/sample-app" >"$WORK/backend.log" 2>&1 &
 PIDS+=("$!")
 wait_answer "$BACKEND_PORT"
 
-mkdir -p "$WORK/nginx/logs"
-cat >"$WORK/nginx.conf" <<EOF
-# As bench/gateway.sh's nginx, with one worker and no master (callgrind follows one
-# process) — the gateway runs one thread here too.
-worker_processes 1;
-master_process off;
-daemon off;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $WORK/nginx/body;
-    proxy_temp_path $WORK/nginx/proxy;
-    fastcgi_temp_path $WORK/nginx/fastcgi;
-    uwsgi_temp_path $WORK/nginx/uwsgi;
-    scgi_temp_path $WORK/nginx/scgi;
-    keepalive_requests 1000000;
-    upstream backend {
-        server 127.0.0.1:$BACKEND_PORT;
-        keepalive 128;
-        keepalive_requests 1000000;
-    }
-    server {
-        listen 127.0.0.1:$PROXY_PORT;
-        location / {
-            proxy_pass http://backend;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host \$http_host;
-            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto \$scheme;
-            proxy_set_header X-Forwarded-Host \$http_host;
-            proxy_set_header Forwarded "for=\$remote_addr;host=\$http_host;proto=\$scheme";
-        }
-    }
-}
-EOF
+# One worker and no master (callgrind follows one process); the gateway runs one
+# thread here too.
+write_nginx_proxy_conf "$WORK/nginx.conf" "$WORK/nginx" "$BACKEND_PORT" "$PROXY_PORT" \
+    "worker_processes 1; master_process off; daemon off;"
 
 # count NAME CMD... — runs CMD under callgrind, warms it up, counts DURATION of load;
 # prints "requests instructions".

@@ -57,7 +57,7 @@ cp "$CARGO_TARGET_DIR/release/examples/gateway_bench" "$WORK/gateway_bench"
 PIDS=()
 cleanup() {
     local p
-    if [[ -f $WORK/nginx.pid ]]; then kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true; fi
+    if [[ -f $WORK/nginx/nginx.pid ]]; then kill "$(cat "$WORK/nginx/nginx.pid")" 2>/dev/null || true; fi
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$WORK"
@@ -99,45 +99,7 @@ PIDS+=("$BACKEND_PID")
 wait_http "http://127.0.0.1:$BACKEND_PORT/"
 
 # ---------------------------------------------------------------- nginx
-mkdir -p "$WORK/nginx/logs"
-cat >"$WORK/nginx.conf" <<EOF
-# A reverse proxy as one would configure it in front of an app: upstream keep-alive,
-# the usual forwarding headers (the gateway sets the same ones), no access log (the
-# gateway's request log is off by default too).
-worker_processes auto;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events {
-    worker_connections 4096;
-}
-http {
-    access_log off;
-    client_body_temp_path $WORK/nginx/body;
-    proxy_temp_path $WORK/nginx/proxy;
-    fastcgi_temp_path $WORK/nginx/fastcgi;
-    uwsgi_temp_path $WORK/nginx/uwsgi;
-    scgi_temp_path $WORK/nginx/scgi;
-    keepalive_requests 1000000;
-    upstream backend {
-        server 127.0.0.1:$BACKEND_PORT;
-        keepalive 128;
-        keepalive_requests 1000000;
-    }
-    server {
-        listen 127.0.0.1:$NGINX_PORT;
-        location / {
-            proxy_pass http://backend;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host \$http_host;
-            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto \$scheme;
-            proxy_set_header X-Forwarded-Host \$http_host;
-            proxy_set_header Forwarded "for=\$remote_addr;host=\$http_host;proto=\$scheme";
-        }
-    }
-}
-EOF
+write_nginx_proxy_conf "$WORK/nginx.conf" "$WORK/nginx" "$BACKEND_PORT" "$NGINX_PORT" "worker_processes auto;"
 nginx -p "$WORK/nginx" -c "$WORK/nginx.conf" -g 'daemon off;' >"$WORK/nginx.out" 2>&1 &
 PIDS+=("$!")
 wait_http "http://127.0.0.1:$NGINX_PORT/" "$HOST"
@@ -155,7 +117,7 @@ PIDS+=("$GW_PID")
 wait_http "http://127.0.0.1:$GW_PORT/" "$HOST"
 
 # ---------------------------------------------------------------- measuring
-nginx_pids() { pgrep -P "$(cat "$WORK/nginx.pid")" | tr '\n' ' '; cat "$WORK/nginx.pid"; }
+nginx_pids() { pgrep -P "$(cat "$WORK/nginx/nginx.pid")" | tr '\n' ' '; cat "$WORK/nginx/nginx.pid"; }
 
 # wrk output → "reqs_per_s p50_ms p99_ms requests errors"
 parse_wrk() {

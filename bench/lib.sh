@@ -278,3 +278,50 @@ write_results_section() { # NAME TITLE SECTION
     mv "$results.new" "$results"
     echo "written: $results (section \"$2\")" >&2
 }
+
+# ---------------------------------------------------------------- nginx peer
+# Writes the nginx reverse proxy the gateway is compared with (bench/gateway.sh,
+# bench/gateway-instructions.sh): one config for both, so the two figures measure
+# the same peer. MAIN is extra main-context lines (e.g. one worker, no master); the
+# pid file, logs and temp dirs go under DIR.
+write_nginx_proxy_conf() { # FILE DIR BACKEND_PORT LISTEN_PORT MAIN
+    mkdir -p "$2/logs"
+    cat >"$1" <<EOF
+# A reverse proxy as one would configure it in front of an app: upstream keep-alive,
+# the usual forwarding headers (the gateway sets the same ones), no access log (the
+# gateway's request log is off by default too).
+$5
+pid $2/nginx.pid;
+error_log $2/error.log warn;
+events {
+    worker_connections 4096;
+}
+http {
+    access_log off;
+    client_body_temp_path $2/body;
+    proxy_temp_path $2/proxy;
+    fastcgi_temp_path $2/fastcgi;
+    uwsgi_temp_path $2/uwsgi;
+    scgi_temp_path $2/scgi;
+    keepalive_requests 1000000;
+    upstream backend {
+        server 127.0.0.1:$3;
+        keepalive 128;
+        keepalive_requests 1000000;
+    }
+    server {
+        listen 127.0.0.1:$4;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$http_host;
+            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto \$scheme;
+            proxy_set_header X-Forwarded-Host \$http_host;
+            proxy_set_header Forwarded "for=\$remote_addr;host=\$http_host;proto=\$scheme";
+        }
+    }
+}
+EOF
+}

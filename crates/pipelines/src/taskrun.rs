@@ -437,13 +437,39 @@ async fn mirror(ctx: &Ctx, tr: &TaskRun, live: &TaskPodStatus) {
 /// A run that cannot start: the reason and message for the condition.
 struct StartError(std::borrow::Cow<'static, str>, String);
 
+/// Records that the run's pod has started (start time, the pod's state,
+/// `Succeeded: Unknown` with reason Pending); the run is looked at again by its
+/// timeout at the latest.
+async fn started(
+    ctx: &Arc<Ctx>,
+    tr: &TaskRun,
+    mut st: TaskRunStatus,
+    pod: &TaskPodStatus,
+) -> Result<Action, Error> {
+    let now = ctx.clock.now();
+    st.start_time.get_or_insert(Time(now));
+    st.completion_time = None;
+    let task = st.task_spec.clone();
+    observe(&mut st, pod, task.as_ref());
+    set_succeeded(
+        &mut st.status.conditions,
+        "Unknown",
+        reason::PENDING,
+        "Pending",
+        now,
+    );
+    write_status(ctx, tr, st).await?;
+    Ok(Action::requeue(
+        timeout_of(&tr.spec).min(Duration::from_secs(60)),
+    ))
+}
+
 async fn start(
     tr: &TaskRun,
     ctx: &Arc<Ctx>,
     mut st: TaskRunStatus,
     key: PodKey,
 ) -> Result<Action, Error> {
-    let now = ctx.clock.now();
     if let Some(pod) = ctx.tasks.pod(&key) {
         // An earlier reconcile started this pod and this (cached) object does not
         // show its status write yet, or that write lost a conflict. Preparing again
@@ -451,21 +477,7 @@ async fn start(
         if let Err(StartError(reason, message)) = resolve(tr, ctx, &mut st).await {
             tracing::debug!(%reason, %message, pod = %key, "resolving the Task of a started pod");
         }
-        st.start_time.get_or_insert(Time(now));
-        st.completion_time = None;
-        let task = st.task_spec.clone();
-        observe(&mut st, &pod, task.as_ref());
-        set_succeeded(
-            &mut st.status.conditions,
-            "Unknown",
-            reason::PENDING,
-            "Pending",
-            now,
-        );
-        write_status(ctx, tr, st).await?;
-        return Ok(Action::requeue(
-            timeout_of(&tr.spec).min(Duration::from_secs(60)),
-        ));
+        return started(ctx, tr, st, &pod).await;
     }
     match prepare_pod(tr, ctx, &mut st, &key).await {
         Ok(spec) => {
@@ -478,22 +490,9 @@ async fn start(
             ctx.images_of.lock().unwrap().insert(key.clone(), images);
             match ctx.tasks.run_pod(spec).await {
                 Ok(pod) => {
-                    st.start_time.get_or_insert(Time(now));
-                    st.completion_time = None;
-                    let task = st.task_spec.clone();
-                    observe(&mut st, &pod, task.as_ref());
-                    set_succeeded(
-                        &mut st.status.conditions,
-                        "Unknown",
-                        reason::PENDING,
-                        "Pending",
-                        now,
-                    );
-                    write_status(ctx, tr, st).await?;
+                    let action = started(ctx, tr, st, &pod).await?;
                     mirror(ctx, tr, &pod).await;
-                    Ok(Action::requeue(
-                        timeout_of(&tr.spec).min(Duration::from_secs(60)),
-                    ))
+                    Ok(action)
                 }
                 Err(e) => {
                     RunDirs::new(
