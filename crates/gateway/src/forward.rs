@@ -41,19 +41,33 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::TRANSFER_ENCODING,
 ];
 
+/// The items of a comma-separated list header (`Connection`, `TE`,
+/// `Transfer-Encoding`), over all its fields, trimmed; fields that are not text are
+/// skipped.
+pub(crate) fn list_items<'a>(
+    headers: &'a HeaderMap,
+    name: HeaderName,
+) -> impl DoubleEndedIterator<Item = &'a str> + 'a {
+    headers
+        .get_all(name)
+        .into_iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+}
+
+/// True if the list header `name` has the item `token` (case-insensitive).
+pub(crate) fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
+    list_items(headers, name).any(|t| t.eq_ignore_ascii_case(token))
+}
+
 /// The `Upgrade` protocol a request asks for, if it is an HTTP/1.1 upgrade request
 /// (`Connection: upgrade` and an `Upgrade` header).
 pub fn upgrade_protocol(version: Version, headers: &HeaderMap) -> Option<HeaderValue> {
     if version != Version::HTTP_11 {
         return None;
     }
-    let asks = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
-    if !asks {
+    if !has_token(headers, header::CONNECTION, "upgrade") {
         return None;
     }
     headers.get(header::UPGRADE).cloned()
@@ -94,19 +108,8 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
         headers.remove(header::CONNECTION);
         return;
     }
-    let te_trailers = doomed.contains(&header::TE)
-        && headers
-            .get_all(header::TE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case("trailers"));
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
+    let te_trailers = doomed.contains(&header::TE) && has_token(headers, header::TE, "trailers");
+    let named: Vec<HeaderName> = list_items(headers, header::CONNECTION)
         .filter(|t| headers.contains_key(*t))
         .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
         .collect();

@@ -28,6 +28,7 @@ use tokio::net::TcpStream;
 
 use crate::backend::BackendPool;
 use crate::body::BoxError;
+use crate::forward::{has_token, list_items};
 
 /// Most bytes a response head (status line and header fields) may take.
 const MAX_HEAD: usize = 64 * 1024;
@@ -287,13 +288,7 @@ fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Option<Head>, H1
             // Chunked only if it is the last coding; the length comes from it, not from
             // a Content-Length sent as well (RFC 9112 §6.3).
             headers.remove(header::CONTENT_LENGTH);
-            let last = headers
-                .get_all(header::TRANSFER_ENCODING)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .map(str::trim)
-                .rfind(|c| !c.is_empty());
+            let last = list_items(&headers, header::TRANSFER_ENCODING).rfind(|c| !c.is_empty());
             if last.is_some_and(|c| c.eq_ignore_ascii_case("chunked")) {
                 Framing::Chunked
             } else {
@@ -311,16 +306,6 @@ fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Option<Head>, H1
     parts.version = version;
     parts.headers = headers;
     Ok(Some(Head::Final(parts, framing, keep_alive)))
-}
-
-/// True if a comma-separated header (e.g. `Connection`) lists `token`.
-fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
 /// The response's Content-Length, if any: every value (repeated fields, lists) must be
