@@ -24,42 +24,15 @@ BASE_PORT=${BASE_PORT:-28280}
 WRITE=${WRITE:-1}
 HOST=hello.default.localhost
 
-need=()
-for t in nginx wrk curl valgrind; do command -v "$t" >/dev/null || need+=("$t"); done
-if ((${#need[@]})); then
-    log "installing ${need[*]} (Debian)"
-    apt-get install -y "${need[@]}" >&2 || { apt-get update >&2 && apt-get install -y "${need[@]}" >&2; }
-fi
-
-log "building release binaries (skiff-sample-app, gateway_bench example)"
-(cd "$ROOT" && cargo build --release -p skiff-sample-app -p skiff-gateway --example gateway_bench >&2)
-
-WORK=$(mktemp -d /tmp/skiff-gwinstr.XXXXXX)
-cp "$CARGO_TARGET_DIR/release/skiff-sample-app" "$WORK/sample-app"
-cp "$CARGO_TARGET_DIR/release/examples/gateway_bench" "$WORK/gateway_bench"
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+proxy_bench_setup skiff-gwinstr nginx wrk curl valgrind
 
 BACKEND_PORT=$BASE_PORT
 PROXY_PORT=$((BASE_PORT + 1))
 check_ports_free "$BACKEND_PORT" "$PROXY_PORT"
 
-answers() { curl -sf -o /dev/null -H "Host: $HOST" "http://127.0.0.1:$1/"; }
-wait_answer() { # PORT
-    local i
-    for i in $(seq 1 300); do answers "$1" && return 0; sleep 0.1; done
-    die "no answer on port $1"
-}
-
 PORT=$BACKEND_PORT TARGET=World "$WORK/sample-app" >"$WORK/backend.log" 2>&1 &
 PIDS+=("$!")
-wait_answer "$BACKEND_PORT"
+wait_http "http://127.0.0.1:$BACKEND_PORT/"
 
 # One worker and no master (callgrind follows one process); the gateway runs one
 # thread here too.
@@ -74,7 +47,8 @@ count() {
     valgrind --tool=callgrind --callgrind-out-file="$WORK/$name.cg" "$@" >"$WORK/$name.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")
-    wait_answer "$PROXY_PORT"
+    # Under valgrind a proxy takes seconds to start.
+    wait_http "http://127.0.0.1:$PROXY_PORT/" "$HOST" 30 || die "$name did not answer (see $WORK/$name.log)"
     wrk -t1 -c"$CONNS" -d3s -H "Host: $HOST" "http://127.0.0.1:$PROXY_PORT/" >/dev/null
     callgrind_control -z "$pid" >/dev/null 2>&1
     out=$(wrk -t1 -c"$CONNS" -d"$DURATION" -H "Host: $HOST" "http://127.0.0.1:$PROXY_PORT/")

@@ -35,49 +35,12 @@ WRITE=${WRITE:-1}
 HOST=hello.default.localhost
 
 # ---------------------------------------------------------------- tools + builds
-need=()
-command -v nginx >/dev/null || need+=(nginx)
-command -v wrk >/dev/null || need+=(wrk)
-command -v curl >/dev/null || need+=(curl)
-if ((${#need[@]})); then
-    log "installing ${need[*]} (Debian)"
-    # Debian's nginx package starts an nginx.service on :80; it is not used here.
-    apt-get install -y "${need[@]}" >&2 || { apt-get update >&2 && apt-get install -y "${need[@]}" >&2; }
-fi
-
-log "building release binaries (skiff-sample-app, gateway_bench example)"
-(cd "$ROOT" && cargo build --release -p skiff-sample-app >&2 \
-    && cargo build --release -p skiff-gateway --example gateway_bench >&2)
-
-WORK=$(mktemp -d /tmp/skiff-gwbench.XXXXXX)
-# Copies: other builds sharing the target dir may replace the binaries mid-run.
-cp "$CARGO_TARGET_DIR/release/skiff-sample-app" "$WORK/sample-app"
-cp "$CARGO_TARGET_DIR/release/examples/gateway_bench" "$WORK/gateway_bench"
-
-PIDS=()
-cleanup() {
-    local p
-    if [[ -f $WORK/nginx/nginx.pid ]]; then kill "$(cat "$WORK/nginx/nginx.pid")" 2>/dev/null || true; fi
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+proxy_bench_setup skiff-gwbench nginx wrk curl
 
 BACKEND_PORT=$BASE_PORT
 NGINX_PORT=$((BASE_PORT + 1))
 GW_PORT=$((BASE_PORT + 2))
 check_ports_free "$BACKEND_PORT" "$NGINX_PORT" "$GW_PORT"
-
-wait_http() { # URL [Host]
-    local i
-    for i in $(seq 1 100); do
-        if curl -sf -o /dev/null ${2:+-H "Host: $2"} "$1"; then return 0; fi
-        sleep 0.05
-    done
-    echo "no answer from $1" >&2
-    return 1
-}
 
 # ---------------------------------------------------------------- backend
 case $BACKEND in

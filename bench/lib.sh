@@ -325,3 +325,46 @@ http {
 }
 EOF
 }
+
+# ---------------------------------------------------------------- gateway vs nginx
+# What bench/gateway.sh and bench/gateway-instructions.sh share. proxy_bench_setup
+# installs the missing TOOLs (Debian), builds the release sample app and the
+# gateway_bench example, copies them into a new WORK dir (other builds sharing the
+# target dir may replace the binaries mid-run) and arms the EXIT trap that stops
+# what the run started (nginx, and the PIDS the script adds) and removes WORK.
+proxy_bench_setup() { # PREFIX TOOL...
+    local prefix=$1 need=() t
+    shift
+    for t in "$@"; do command -v "$t" >/dev/null || need+=("$t"); done
+    if ((${#need[@]})); then
+        log "installing ${need[*]} (Debian)"
+        # Debian's nginx package starts an nginx.service on :80; it is not used here.
+        apt-get install -y "${need[@]}" >&2 || { apt-get update >&2 && apt-get install -y "${need[@]}" >&2; }
+    fi
+    log "building release binaries (skiff-sample-app, gateway_bench example)"
+    (cd "$ROOT" && cargo build --release -p skiff-sample-app >&2 \
+        && cargo build --release -p skiff-gateway --example gateway_bench >&2)
+    WORK=$(mktemp -d "/tmp/$prefix.XXXXXX")
+    cp "$CARGO_TARGET_DIR/release/skiff-sample-app" "$WORK/sample-app"
+    cp "$CARGO_TARGET_DIR/release/examples/gateway_bench" "$WORK/gateway_bench"
+    PIDS=()
+    trap proxy_bench_cleanup EXIT
+}
+proxy_bench_cleanup() {
+    local p
+    if [[ -f $WORK/nginx/nginx.pid ]]; then kill "$(cat "$WORK/nginx/nginx.pid")" 2>/dev/null || true; fi
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+# Waits until URL answers 2xx (with Host: HOST if given), at most SECONDS (default 5).
+wait_http() { # URL [HOST [SECONDS]]
+    local deadline=$((SECONDS + ${3:-5}))
+    until curl -sf -o /dev/null ${2:+-H "Host: $2"} "$1"; do
+        if ((SECONDS >= deadline)); then
+            echo "no answer from $1" >&2
+            return 1
+        fi
+        sleep 0.05
+    done
+}
