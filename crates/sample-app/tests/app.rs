@@ -37,11 +37,37 @@ fn start(env: &[(&str, &str)]) -> App {
     let child = cmd.spawn().unwrap();
     let app = App { child, port };
     let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "sample app did not listen");
+    while !answers_http(port) {
+        assert!(Instant::now() < deadline, "sample app did not answer HTTP");
         std::thread::sleep(Duration::from_millis(20));
     }
     app
+}
+
+/// True once something answers HTTP on `port`. A bare connect is not enough: a
+/// connect to a loopback port nobody listens on yet can succeed by connecting to
+/// itself (when the kernel picks that same port as the source port).
+fn answers_http(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut first = [0u8; 8];
+    write!(s, "GET /env HTTP/1.1\r\nHost: probe\r\n\r\n").is_ok()
+        && s.read_exact(&mut first).is_ok()
+        && &first == b"HTTP/1.1"
+}
+
+/// The app's exit code, waiting at most 10 s for it to exit.
+fn exit_code(app: &mut App) -> Option<i32> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = app.child.try_wait().unwrap() {
+            return status.code();
+        }
+        assert!(Instant::now() < deadline, "sample app did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Sends one request on `stream` and reads one response (Content-Length or chunked).
@@ -126,15 +152,13 @@ fn crash_exits_with_code_1() {
     let mut app = start(&[]);
     let mut s = TcpStream::connect(("127.0.0.1", app.port)).unwrap();
     write!(s, "GET /crash HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    let status = app.child.wait().unwrap();
-    assert_eq!(status.code(), Some(1));
+    assert_eq!(exit_code(&mut app), Some(1));
 }
 
 #[test]
 fn exit_after_ms() {
     let mut app = start(&[("EXIT_AFTER_MS", "300")]);
-    let status = app.child.wait().unwrap();
-    assert_eq!(status.code(), Some(1));
+    assert_eq!(exit_code(&mut app), Some(1));
 }
 
 #[test]
